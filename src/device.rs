@@ -1,0 +1,49 @@
+//! Choosing where the model runs: burn's pure-Rust CPU backend (Flex) or its wgpu backend
+//! (Vulkan natively, WebGPU in the browser).
+
+use crate::error::{Error, Result};
+use burn::tensor::Device;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeviceChoice {
+    #[default]
+    Cpu,
+    Wgpu,
+}
+
+impl std::str::FromStr for DeviceChoice {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "cpu" => Ok(DeviceChoice::Cpu),
+            "wgpu" | "gpu" | "vulkan" => Ok(DeviceChoice::Wgpu),
+            other => Err(Error::Input(format!("unknown device `{other}` (expected `cpu` or `wgpu`)"))),
+        }
+    }
+}
+
+impl std::fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DeviceChoice::Cpu => "cpu",
+            DeviceChoice::Wgpu => "wgpu",
+        })
+    }
+}
+
+impl DeviceChoice {
+    /// The burn device. The wgpu runtime is initialised once per process and shared: a second
+    /// init would fail, and sharing keeps one GPU context for every model.
+    #[cfg(not(target_family = "wasm"))]
+    pub fn device(self) -> Result<Device> {
+        match self {
+            DeviceChoice::Cpu => Ok(Device::flex()),
+            DeviceChoice::Wgpu => {
+                static WGPU: std::sync::OnceLock<std::result::Result<Device, String>> = std::sync::OnceLock::new();
+                WGPU.get_or_init(|| Device::wgpu_options().init().map_err(|e| e.to_string()))
+                    .clone()
+                    .map_err(|e| Error::Backend(format!("no usable wgpu adapter ({e}); use --device cpu, or install a Vulkan driver (e.g. mesa-vulkan-drivers)")))
+            }
+        }
+    }
+}

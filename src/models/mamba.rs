@@ -1,0 +1,568 @@
+//! Mamba-1 reranker: the state-spaces Mamba backbone (HF `MambaModel`) plus a linear head on
+//! the final-normed hidden state of the last real token.
+//!
+//! Reference: `state-spaces/mamba` v1.2.0 `mamba_simple.py`, transformers `modeling_mamba.py`;
+//! RankMamba (arXiv 2403.18276) `MambaRegressionHead`. Math in `shared/spec/rankmamba.md` §6.
+//!
+//! - [`MambaConfig`]: sizes, parsed from either config format and checked against the weights.
+//! - [`MambaReranker`]: immutable weights (a burn `Module`, so training can reuse it).
+//! - [`MambaReranker::forward`]: ids → one score per row; per-call state stays local.
+
+use super::{expect_shape, param, uniform};
+use crate::error::{Error, Result};
+use crate::loader::{HostTensor, TensorSet};
+use crate::ops::selective_scan::{selective_scan_reference, ScanInputs};
+use crate::ops::{linear3, rms_norm};
+use burn::module::{Module, Param};
+use burn::tensor::activation::{silu, softplus};
+use burn::tensor::module::conv1d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+// ------------------------------------------------------------------------------------------
+// Config
+// ------------------------------------------------------------------------------------------
+
+/// Which `config.json` dialect a checkpoint uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigFormat {
+    /// transformers `MambaConfig` (state-spaces/mamba-*-hf): `hidden_size`, `state_size`, ...
+    HuggingFace,
+    /// mamba-ssm `MambaConfig` (state-spaces/mamba-*): `d_model`, `n_layer`, `ssm_cfg`, ...
+    Original,
+}
+
+#[derive(Debug, Clone)]
+pub struct MambaConfig {
+    pub format: ConfigFormat,
+    /// d
+    pub hidden_size: usize,
+    /// As declared; the loaded model counts its layers from the weight keys.
+    pub num_layers: usize,
+    /// E = expand · d
+    pub intermediate_size: usize,
+    /// N
+    pub state_size: usize,
+    /// K
+    pub conv_kernel: usize,
+    /// R = ⌈d / 16⌉ for "auto"
+    pub dt_rank: usize,
+    /// Embedding rows (padded vocabulary).
+    pub vocab_size: usize,
+    pub norm_eps: f64,
+    /// Biases on in_proj / out_proj.
+    pub use_bias: bool,
+    pub use_conv_bias: bool,
+}
+
+impl MambaConfig {
+    /// Parse `config.json` in either format. `path` names the file in errors.
+    pub fn from_json(path: &Path, v: &Value) -> Result<Self> {
+        let obj = v.as_object().ok_or_else(|| Error::format(path, "config.json is not a JSON object"))?;
+        if let Some(mt) = obj.get("model_type").and_then(Value::as_str) {
+            if mt != "mamba" {
+                return Err(Error::config(path, "model_type", format!("`{mt}` is not a Mamba checkpoint")));
+            }
+        }
+        let f = Fields { path, obj };
+        if obj.contains_key("hidden_size") || obj.get("model_type").is_some() {
+            // HF format; `d_model`, `n_layer`, `d_inner`, `ssm_cfg` may be stale pass-throughs: ignored
+            let hidden = f.usize("hidden_size")?;
+            let expand = f.usize_or("expand", 2)?;
+            let dt_rank = match obj.get("time_step_rank") {
+                None => hidden.div_ceil(16),
+                Some(Value::String(s)) if s == "auto" => hidden.div_ceil(16),
+                Some(_) => f.usize("time_step_rank")?,
+            };
+            if let Some(act) = obj.get("hidden_act").and_then(Value::as_str) {
+                if act != "silu" {
+                    return Err(Error::config(path, "hidden_act", format!("`{act}` is not supported (only silu)")));
+                }
+            }
+            Ok(MambaConfig {
+                format: ConfigFormat::HuggingFace,
+                hidden_size: hidden,
+                num_layers: f.usize("num_hidden_layers")?,
+                intermediate_size: f.usize_or("intermediate_size", expand * hidden)?,
+                state_size: f.usize_or("state_size", 16)?,
+                conv_kernel: f.usize_or("conv_kernel", 4)?,
+                dt_rank,
+                vocab_size: f.usize("vocab_size")?,
+                norm_eps: f.f64_or("layer_norm_epsilon", 1e-5)?,
+                use_bias: f.bool_or("use_bias", false)?,
+                use_conv_bias: f.bool_or("use_conv_bias", true)?,
+            })
+        } else if obj.contains_key("d_model") {
+            let hidden = f.usize("d_model")?;
+            if !f.bool_or("rms_norm", true)? {
+                return Err(Error::config(path, "rms_norm", "false (LayerNorm Mamba) is not supported"));
+            }
+            let empty = serde_json::Map::new();
+            let ssm = match obj.get("ssm_cfg") {
+                None | Some(Value::Null) => &empty,
+                Some(Value::Object(m)) => m,
+                Some(_) => return Err(Error::config(path, "ssm_cfg", "is not an object")),
+            };
+            if let Some(layer) = ssm.get("layer").and_then(Value::as_str) {
+                if layer != "Mamba1" {
+                    return Err(Error::config(path, "ssm_cfg.layer", format!("`{layer}` is not supported (Mamba-1 only)")));
+                }
+            }
+            let s = Fields { path, obj: ssm };
+            let expand = s.usize_or("expand", 2)?;
+            let dt_rank = match ssm.get("dt_rank") {
+                None => hidden.div_ceil(16),
+                Some(Value::String(x)) if x == "auto" => hidden.div_ceil(16),
+                Some(_) => s.usize("dt_rank")?,
+            };
+            let vocab = f.usize("vocab_size")?;
+            let multiple = f.usize_or("pad_vocab_size_multiple", 8)?.max(1);
+            Ok(MambaConfig {
+                format: ConfigFormat::Original,
+                hidden_size: hidden,
+                num_layers: f.usize("n_layer")?,
+                intermediate_size: expand * hidden,
+                state_size: s.usize_or("d_state", 16)?,
+                conv_kernel: s.usize_or("d_conv", 4)?,
+                dt_rank,
+                vocab_size: vocab.div_ceil(multiple) * multiple,
+                norm_eps: f.f64_or("norm_epsilon", 1e-5)?,
+                use_bias: s.bool_or("bias", false)?,
+                use_conv_bias: s.bool_or("conv_bias", true)?,
+            })
+        } else {
+            Err(Error::config(path, "hidden_size", "missing (neither a transformers MambaConfig nor a mamba-ssm config with `d_model`)"))
+        }
+    }
+}
+
+/// Typed access to config fields with errors that name the field.
+struct Fields<'a> {
+    path: &'a Path,
+    obj: &'a serde_json::Map<String, Value>,
+}
+
+impl Fields<'_> {
+    fn usize(&self, key: &str) -> Result<usize> {
+        match self.obj.get(key) {
+            None => Err(Error::config(self.path, key, "missing")),
+            Some(v) => v
+                .as_u64()
+                .filter(|x| *x > 0)
+                .map(|x| x as usize)
+                .ok_or_else(|| Error::config(self.path, key, format!("expected a positive integer, found {v}"))),
+        }
+    }
+    fn usize_or(&self, key: &str, default: usize) -> Result<usize> {
+        if self.obj.get(key).is_none_or(Value::is_null) { Ok(default) } else { self.usize(key) }
+    }
+    fn f64_or(&self, key: &str, default: f64) -> Result<f64> {
+        match self.obj.get(key) {
+            None | Some(Value::Null) => Ok(default),
+            Some(v) => v
+                .as_f64()
+                .filter(|x| *x > 0.0)
+                .ok_or_else(|| Error::config(self.path, key, format!("expected a positive number, found {v}"))),
+        }
+    }
+    fn bool_or(&self, key: &str, default: bool) -> Result<bool> {
+        match self.obj.get(key) {
+            None | Some(Value::Null) => Ok(default),
+            Some(v) => v.as_bool().ok_or_else(|| Error::config(self.path, key, format!("expected true or false, found {v}"))),
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Weight keys
+// ------------------------------------------------------------------------------------------
+
+/// Per-layer tensors (HF names under `layers.{i}.`), with their rank and whether optional.
+const LAYER_KEYS: &[&str] = &[
+    "norm.weight",
+    "mixer.in_proj.weight",
+    "mixer.in_proj.bias",
+    "mixer.conv1d.weight",
+    "mixer.conv1d.bias",
+    "mixer.x_proj.weight",
+    "mixer.dt_proj.weight",
+    "mixer.dt_proj.bias",
+    "mixer.A_log",
+    "mixer.D",
+    "mixer.out_proj.weight",
+    "mixer.out_proj.bias",
+];
+
+/// Where a stored key lands in the model.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Slot {
+    Embedding,
+    NormF,
+    Layer(usize, &'static str),
+    HeadWeight,
+    HeadBias,
+}
+
+/// Map a stored name to its slot. `Ok(None)`: known and ignored (`lm_head.*`, tied).
+/// Accepted styles: `backbone.` (HF `MambaForCausalLM`), no prefix (`MambaModel`),
+/// `base_model.` (RankMamba), `embeddings` or `embedding` (original), heads
+/// `classifier.*` and `regressor.classifier.*` (RankMamba).
+fn slot(raw: &str) -> std::result::Result<Option<Slot>, ()> {
+    match raw {
+        "classifier.weight" | "regressor.classifier.weight" | "score.weight" => return Ok(Some(Slot::HeadWeight)),
+        "classifier.bias" | "regressor.classifier.bias" | "score.bias" => return Ok(Some(Slot::HeadBias)),
+        _ => {}
+    }
+    if raw.starts_with("lm_head.") {
+        return Ok(None);
+    }
+    let k = raw.strip_prefix("base_model.").unwrap_or(raw);
+    let k = k.strip_prefix("backbone.").unwrap_or(k);
+    match k {
+        "embeddings.weight" | "embedding.weight" => return Ok(Some(Slot::Embedding)),
+        "norm_f.weight" => return Ok(Some(Slot::NormF)),
+        _ => {}
+    }
+    if let Some(rest) = k.strip_prefix("layers.") {
+        if let Some((idx, key)) = rest.split_once('.') {
+            if let (Ok(i), Some(known)) = (idx.parse::<usize>(), LAYER_KEYS.iter().find(|x| **x == key)) {
+                return Ok(Some(Slot::Layer(i, known)));
+            }
+        }
+    }
+    Err(())
+}
+
+// ------------------------------------------------------------------------------------------
+// Weights
+// ------------------------------------------------------------------------------------------
+
+#[derive(Module, Debug)]
+pub struct MambaMixer {
+    /// (2·d_inner, d): rows [0, E) → x, [E, 2E) → z
+    pub in_proj: Param<Tensor<2>>,
+    /// (2·d_inner)
+    pub in_proj_bias: Option<Param<Tensor<1>>>,
+    /// (d_inner, 1, K), depthwise; tap K−1 is the current token
+    pub conv_weight: Param<Tensor<3>>,
+    /// (d_inner)
+    pub conv_bias: Option<Param<Tensor<1>>>,
+    /// (R + 2N, d_inner): rows [0, R) → Δ_low, [R, R+N) → B, [R+N, R+2N) → C
+    pub x_proj: Param<Tensor<2>>,
+    /// (d_inner, R)
+    pub dt_proj: Param<Tensor<2>>,
+    /// (d_inner), added inside the softplus
+    pub dt_bias: Param<Tensor<1>>,
+    /// (d_inner, N); A = −exp(A_log)
+    pub a_log: Param<Tensor<2>>,
+    /// (d_inner)
+    pub d: Param<Tensor<1>>,
+    /// (d, d_inner)
+    pub out_proj: Param<Tensor<2>>,
+    /// (d)
+    pub out_proj_bias: Option<Param<Tensor<1>>>,
+}
+
+#[derive(Module, Debug)]
+pub struct MambaBlock {
+    /// (d), RMSNorm gain
+    pub norm: Param<Tensor<1>>,
+    pub mixer: MambaMixer,
+}
+
+#[derive(Module, Debug)]
+pub struct MambaReranker {
+    /// (vocab, d)
+    pub embeddings: Param<Tensor<2>>,
+    pub layers: Vec<MambaBlock>,
+    /// (d)
+    pub norm_f: Param<Tensor<1>>,
+    /// (1, d)
+    pub head_weight: Param<Tensor<2>>,
+    /// (1)
+    pub head_bias: Param<Tensor<1>>,
+    #[module(skip)]
+    pub config: MambaConfig,
+}
+
+/// What loading found out besides the weights.
+#[derive(Debug, Default)]
+pub struct LoadReport {
+    /// Non-fatal findings to show the user (fresh head, config fields that were overridden).
+    pub warnings: Vec<String>,
+    /// True if the checkpoint had no head and one was initialised.
+    pub fresh_head: bool,
+}
+
+/// Seed of the freshly initialised head of a headless checkpoint.
+pub const FRESH_HEAD_SEED: u64 = 0;
+
+impl MambaReranker {
+    /// Build the model from parsed config and tensors, checking every shape against the
+    /// config. `config_path` names `config.json` in errors.
+    pub fn from_tensors(mut config: MambaConfig, config_path: &Path, set: &TensorSet, device: &Device) -> Result<(Self, LoadReport)> {
+        let mut report = LoadReport::default();
+        // stored name by slot
+        let mut slots: BTreeMap<Slot, (&str, &HostTensor)> = BTreeMap::new();
+        for (name, t) in &set.tensors {
+            match slot(name) {
+                Ok(None) => {}
+                Ok(Some(s)) => {
+                    if let Some((other, _)) = slots.insert(s, (name.as_str(), t)) {
+                        return Err(Error::tensor(&t.file, name, format!("duplicates `{other}` (two key styles in one checkpoint)")));
+                    }
+                }
+                Err(()) => {
+                    return Err(Error::tensor(
+                        &t.file,
+                        name,
+                        "unknown key: not a Mamba weight (expected `backbone.`/`base_model.`/no prefix + `embeddings`, \
+                         `layers.N.norm`, `layers.N.mixer.*`, `norm_f`, and `classifier.*` or `regressor.classifier.*`)",
+                    ))
+                }
+            }
+        }
+        let source = set.source();
+        let src = Path::new(&source);
+        let get = |s: &Slot, hf: &str| -> Result<(&str, &HostTensor)> {
+            slots.get(s).copied().ok_or_else(|| Error::tensor(src, hf, "missing from the checkpoint"))
+        };
+
+        // width and vocabulary from the embedding; every other size from config, checked
+        let (emb_name, emb) = get(&Slot::Embedding, "backbone.embeddings.weight")?;
+        if emb.shape.len() != 2 {
+            return Err(Error::tensor(&emb.file, emb_name, format!("has shape {:?}, expected (vocab, hidden_size)", emb.shape)));
+        }
+        if emb.shape[1] != config.hidden_size {
+            return Err(Error::config(
+                config_path,
+                if config.format == ConfigFormat::Original { "d_model" } else { "hidden_size" },
+                format!("{} contradicts the weights: `{emb_name}` has shape {:?}", config.hidden_size, emb.shape),
+            ));
+        }
+        if emb.shape[0] != config.vocab_size {
+            return Err(Error::config(
+                config_path,
+                "vocab_size",
+                format!("{} (padded) contradicts the weights: `{emb_name}` has {} rows", config.vocab_size, emb.shape[0]),
+            ));
+        }
+
+        // layers counted from keys, never from the config
+        let mut n_layers = 0;
+        for s in slots.keys() {
+            if let Slot::Layer(i, _) = s {
+                n_layers = n_layers.max(i + 1);
+            }
+        }
+        if n_layers == 0 {
+            return Err(Error::tensor(src, "layers.0.mixer.in_proj.weight", "missing: the checkpoint has no Mamba layers"));
+        }
+        if n_layers != config.num_layers {
+            report.warnings.push(format!(
+                "{}: declares {} layers, the weights have {n_layers}; using {n_layers}",
+                config_path.display(),
+                config.num_layers
+            ));
+            config.num_layers = n_layers;
+        }
+
+        let (d, e, n, k, r) = (config.hidden_size, config.intermediate_size, config.state_size, config.conv_kernel, config.dt_rank);
+        let cfg_name = config_path.display().to_string();
+        let mut layers = Vec::with_capacity(n_layers);
+        for i in 0..n_layers {
+            let fetch = |key: &'static str, want: Vec<usize>, why: String| -> Result<&HostTensor> {
+                let (name, t) = get(&Slot::Layer(i, key), &format!("layers.{i}.{key}"))?;
+                expect_shape(name, t, &want, &why)?;
+                Ok(t)
+            };
+            let optional = |key: &'static str, want: Vec<usize>, enabled: bool, field: &str| -> Result<Option<&HostTensor>> {
+                match (slots.get(&Slot::Layer(i, key)), enabled) {
+                    (Some((name, t)), true) => {
+                        expect_shape(name, t, &want, &format!("{field} from {cfg_name}"))?;
+                        Ok(Some(t))
+                    }
+                    (None, false) => Ok(None),
+                    (Some((name, t)), false) => Err(Error::tensor(&t.file, name, format!("present, but {cfg_name} says {field} = false"))),
+                    (None, true) => Err(Error::tensor(src, &format!("layers.{i}.{key}"), format!("missing, but {cfg_name} says {field} = true"))),
+                }
+            };
+            let why = |what: &str| format!("{what} from {cfg_name}");
+            let norm = fetch("norm.weight", vec![d], why("hidden_size"))?;
+            let in_proj = fetch("mixer.in_proj.weight", vec![2 * e, d], why("2·intermediate_size, hidden_size"))?;
+            let in_bias = optional("mixer.in_proj.bias", vec![2 * e], config.use_bias, "use_bias")?;
+            let conv_w = fetch("mixer.conv1d.weight", vec![e, 1, k], why("intermediate_size, 1, conv_kernel"))?;
+            let conv_b = optional("mixer.conv1d.bias", vec![e], config.use_conv_bias, "use_conv_bias")?;
+            let x_proj = fetch("mixer.x_proj.weight", vec![r + 2 * n, e], why("time_step_rank + 2·state_size, intermediate_size"))?;
+            let dt_proj = fetch("mixer.dt_proj.weight", vec![e, r], why("intermediate_size, time_step_rank"))?;
+            let dt_bias = fetch("mixer.dt_proj.bias", vec![e], why("intermediate_size"))?;
+            let a_log = fetch("mixer.A_log", vec![e, n], why("intermediate_size, state_size"))?;
+            let dd = fetch("mixer.D", vec![e], why("intermediate_size"))?;
+            let out_proj = fetch("mixer.out_proj.weight", vec![d, e], why("hidden_size, intermediate_size"))?;
+            let out_bias = optional("mixer.out_proj.bias", vec![d], config.use_bias, "use_bias")?;
+            layers.push(MambaBlock {
+                norm: param(norm, device),
+                mixer: MambaMixer {
+                    in_proj: param(in_proj, device),
+                    in_proj_bias: in_bias.map(|t| param(t, device)),
+                    conv_weight: param(conv_w, device),
+                    conv_bias: conv_b.map(|t| param(t, device)),
+                    x_proj: param(x_proj, device),
+                    dt_proj: param(dt_proj, device),
+                    dt_bias: param(dt_bias, device),
+                    a_log: param(a_log, device),
+                    d: param(dd, device),
+                    out_proj: param(out_proj, device),
+                    out_proj_bias: out_bias.map(|t| param(t, device)),
+                },
+            });
+        }
+        let (nf_name, norm_f) = get(&Slot::NormF, "backbone.norm_f.weight")?;
+        expect_shape(nf_name, norm_f, &[d], &format!("hidden_size from {cfg_name}"))?;
+
+        let (head_weight, head_bias) = match (slots.get(&Slot::HeadWeight), slots.get(&Slot::HeadBias)) {
+            (Some((wn, w)), Some((bn, b))) => {
+                expect_shape(wn, w, &[1, d], "one score from the hidden state")?;
+                expect_shape(bn, b, &[1], "one score")?;
+                (param(w, device), param(b, device))
+            }
+            (None, None) => {
+                // PyTorch's nn.Linear default init: U(±1/√d) for weight and bias
+                let bound = 1.0 / (d as f32).sqrt();
+                let w = uniform(d + 1, bound, FRESH_HEAD_SEED);
+                report.fresh_head = true;
+                report.warnings.push(format!(
+                    "{source}: no ranking head (`classifier.*` or `regressor.classifier.*`): using a freshly initialised head \
+                     (seed {FRESH_HEAD_SEED}); scores are not meaningful until it is trained"
+                ));
+                (
+                    Param::from_tensor(Tensor::<2>::from_data(TensorData::new(w[..d].to_vec(), [1, d]), device)),
+                    Param::from_tensor(Tensor::<1>::from_data(TensorData::new(vec![w[d]], [1]), device)),
+                )
+            }
+            (Some((name, t)), None) | (None, Some((name, t))) => {
+                return Err(Error::tensor(&t.file, name, "the head needs both `weight` and `bias`; only this one is stored"))
+            }
+        };
+        let model = MambaReranker {
+            embeddings: param(emb, device),
+            layers,
+            norm_f: param(norm_f, device),
+            head_weight,
+            head_bias,
+            config,
+        };
+        Ok((model, report))
+    }
+
+    /// Number of parameters (tied `lm_head` not counted).
+    pub fn parameter_count(&self) -> usize {
+        Module::num_params(self)
+    }
+
+    /// Scores for a batch. `ids` (batch, len); `last` (batch): the position read per row.
+    /// Right padding after `last` cannot change a score (causal model); left padding does.
+    pub fn forward(&self, ids: Tensor<2, Int>, last: &[usize]) -> Tensor<1> {
+        let [b, l] = ids.dims();
+        let d = self.config.hidden_size;
+        let device = ids.device();
+        let mut h = self.embeddings.val().select(0, ids.reshape([b * l])).reshape([b, l, d]);
+        for layer in &self.layers {
+            // pre-norm residual block; the residual stream stays f32
+            let normed = rms_norm(h.clone(), &layer.norm.val(), self.config.norm_eps);
+            h = h + layer.mixer.forward(normed, &self.config);
+        }
+        let rows: Vec<i64> = last.iter().enumerate().map(|(i, p)| (i * l + p) as i64).collect();
+        let rows = Tensor::<1, Int>::from_data(TensorData::new(rows, [b]), &device);
+        let pooled = h.reshape([b * l, d]).select(0, rows); // (batch, d)
+        let pooled = rms_norm(pooled, &self.norm_f.val(), self.config.norm_eps);
+        let score = pooled.matmul(self.head_weight.val().transpose()) + self.head_bias.val().unsqueeze_dim(0);
+        score.reshape([b])
+    }
+}
+
+impl MambaMixer {
+    /// x (batch, len, d), already normed → (batch, len, d).
+    pub fn forward(&self, x: Tensor<3>, cfg: &MambaConfig) -> Tensor<3> {
+        let [_, l, _] = x.dims();
+        let (e, n, r, k) = (cfg.intermediate_size, cfg.state_size, cfg.dt_rank, cfg.conv_kernel);
+        let xz = linear3(x, &self.in_proj.val(), self.in_proj_bias.as_ref().map(|p| p.val()).as_ref());
+        let xs = xz.clone().narrow(2, 0, e);
+        let z = xz.narrow(2, e, e);
+
+        // causal depthwise conv: pad K−1 on the left only, so output t sees inputs t−K+1..t
+        let conv = conv1d(
+            xs.swap_dims(1, 2),
+            self.conv_weight.val(),
+            self.conv_bias.as_ref().map(|p| p.val()),
+            ConvOptions::new_with_padding([1], [(k - 1, 0)], [1], e),
+        );
+        let u = silu(conv.narrow(2, 0, l).swap_dims(1, 2)); // (batch, len, E)
+
+        let x_dbl = linear3(u.clone(), &self.x_proj.val(), None); // (batch, len, R + 2N)
+        let dt_low = x_dbl.clone().narrow(2, 0, r);
+        let b = x_dbl.clone().narrow(2, r, n);
+        let c = x_dbl.narrow(2, r + n, n);
+        let delta = softplus(linear3(dt_low, &self.dt_proj.val(), Some(&self.dt_bias.val())), 1.0);
+        let a = self.a_log.val().exp().neg();
+
+        let y = selective_scan_reference(ScanInputs { u, delta, a, b, c, d: self.d.val() });
+        let gated = y * silu(z);
+        linear3(gated, &self.out_proj.val(), self.out_proj_bias.as_ref().map(|p| p.val()).as_ref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn key_styles_map_to_the_same_slots() {
+        for raw in ["backbone.embeddings.weight", "backbone.embedding.weight", "base_model.embeddings.weight", "embeddings.weight"] {
+            assert_eq!(slot(raw), Ok(Some(Slot::Embedding)), "{raw}");
+        }
+        assert_eq!(slot("base_model.layers.3.mixer.A_log"), Ok(Some(Slot::Layer(3, "mixer.A_log"))));
+        assert_eq!(slot("regressor.classifier.bias"), Ok(Some(Slot::HeadBias)));
+        assert_eq!(slot("lm_head.weight"), Ok(None));
+        assert_eq!(slot("bert.encoder.layer.0.attention.self.query.weight"), Err(()));
+        assert_eq!(slot("backbone.layers.x.mixer.D"), Err(()));
+    }
+
+    #[test]
+    fn both_config_formats_give_the_same_sizes() {
+        let p = Path::new("config.json");
+        let hf = MambaConfig::from_json(
+            p,
+            &json!({"model_type": "mamba", "hidden_size": 768, "num_hidden_layers": 24, "intermediate_size": 1536,
+                    "state_size": 16, "conv_kernel": 4, "time_step_rank": 48, "vocab_size": 50280,
+                    "d_model": 2048, "n_layer": 48}),
+        )
+        .unwrap();
+        let orig = MambaConfig::from_json(
+            p,
+            &json!({"d_model": 768, "n_layer": 24, "vocab_size": 50277, "ssm_cfg": {}, "rms_norm": true,
+                    "pad_vocab_size_multiple": 8}),
+        )
+        .unwrap();
+        for c in [&hf, &orig] {
+            assert_eq!((c.hidden_size, c.num_layers, c.intermediate_size, c.state_size, c.dt_rank, c.vocab_size), (768, 24, 1536, 16, 48, 50280));
+        }
+    }
+
+    #[test]
+    fn config_errors_name_the_field() {
+        let p = Path::new("m/config.json");
+        let e = MambaConfig::from_json(p, &json!({"model_type": "mamba", "hidden_size": "big"})).unwrap_err().to_string();
+        assert!(e.contains("m/config.json") && e.contains("`hidden_size`"), "{e}");
+        let e = MambaConfig::from_json(p, &json!({"model_type": "bert", "hidden_size": 4})).unwrap_err().to_string();
+        assert!(e.contains("`model_type`") && e.contains("bert"), "{e}");
+        let e = MambaConfig::from_json(p, &json!({"d_model": 8, "n_layer": 1, "vocab_size": 9, "ssm_cfg": {"layer": "Mamba2"}}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ssm_cfg.layer"), "{e}");
+    }
+}

@@ -1,0 +1,46 @@
+//! Shared helpers for the end-to-end tests: fixture paths, the reference scores written by
+//! `scripts/gen_fixtures.py`, and the devices to run on.
+#![allow(dead_code)]
+
+use rankmamba::DeviceChoice;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+pub const TOL: f32 = 1e-4;
+pub const MODELS: &[&str] = &["tiny-hf", "tiny-original", "tiny-rankmamba"];
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+pub fn expected() -> &'static Value {
+    static E: OnceLock<Value> = OnceLock::new();
+    E.get_or_init(|| {
+        let text = std::fs::read_to_string(fixtures().join("expected.json")).expect("tests/fixtures/expected.json (run scripts/gen_fixtures.py)");
+        serde_json::from_str(&text).unwrap()
+    })
+}
+
+/// CPU always; wgpu unless RANKMAMBA_SKIP_WGPU=1 (CI runs it on Mesa lavapipe).
+pub fn devices() -> Vec<DeviceChoice> {
+    if std::env::var("RANKMAMBA_SKIP_WGPU").as_deref() == Ok("1") {
+        vec![DeviceChoice::Cpu]
+    } else {
+        vec![DeviceChoice::Cpu, DeviceChoice::Wgpu]
+    }
+}
+
+pub fn ids(v: &Value) -> Vec<u32> {
+    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()
+}
+
+/// Copy a fixture model into a fresh temp dir so a test can damage it.
+pub fn scratch_copy(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(fixtures().join(name)).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+    }
+    dir
+}
