@@ -38,10 +38,11 @@ fn pair_scores_match_reference_in_any_batching() {
                     assert_close(&format!("{name} on {device}, max_length {max_length}, batch {batch_size}"), &got, &want);
                     per_batch.push(got);
                 }
-                // exact mode: batching must not change a score at all
+                // exact mode: batching changes no score beyond f32 rounding (GEMM blocking
+                // depends on the batch's row count); compat mode moves scores by ~1e-1
                 for other in &per_batch[1..] {
                     for (a, b) in per_batch[0].iter().zip(other) {
-                        assert!((a - b).abs() <= 1e-6, "{name} on {device}: batching changed a score: {a} vs {b}");
+                        assert!((a - b).abs() <= 1e-6 * a.abs().max(1.0), "{name} on {device}: batching changed a score: {a} vs {b}");
                     }
                 }
             }
