@@ -11,10 +11,10 @@
 use super::{expect_shape, param, uniform};
 use crate::error::{Error, Result};
 use crate::loader::{HostTensor, TensorSet};
-use crate::ops::selective_scan::{selective_scan_reference, ScanInputs};
+use crate::ops::selective_scan::{selective_scan, ScanInputs};
 use crate::ops::{linear3, rms_norm};
 use burn::module::{Module, Param};
-use burn::tensor::activation::{silu, softplus};
+use burn::tensor::activation::silu;
 use burn::tensor::module::conv1d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -506,11 +506,19 @@ impl MambaMixer {
         let dt_low = x_dbl.clone().narrow(2, 0, r);
         let b = x_dbl.clone().narrow(2, r, n);
         let c = x_dbl.narrow(2, r + n, n);
-        let delta = softplus(linear3(dt_low, &self.dt_proj.val(), Some(&self.dt_bias.val())), 1.0);
+        // Δ bias + softplus, the D skip and the SiLU(z) gate are fused into the scan
+        let delta = linear3(dt_low, &self.dt_proj.val(), None);
         let a = self.a_log.val().exp().neg();
-
-        let y = selective_scan_reference(ScanInputs { u, delta, a, b, c, d: self.d.val() });
-        let gated = y * silu(z);
+        let gated = selective_scan(ScanInputs {
+            u,
+            delta,
+            delta_bias: self.dt_bias.val(),
+            a,
+            b,
+            c,
+            d: self.d.val(),
+            z: Some(z),
+        });
         linear3(gated, &self.out_proj.val(), self.out_proj_bias.as_ref().map(|p| p.val()).as_ref())
     }
 }

@@ -1,0 +1,222 @@
+//! The WGSL selective scan on burn's wgpu backend (cubecl `PrecompiledSource`, lang "wgsl").
+//!
+//! Short sequences: one pass, one invocation per (sequence, channel), N states in registers.
+//! Long sequences (or when chunk-boundary states are wanted for the backward): the sequence is
+//! cut into chunks; pass 1 scans each chunk from zero and keeps its end state and decay, pass 2
+//! (`selective_scan_chunks.wgsl`) scans across chunks for each chunk's start state, pass 3
+//! rescans each chunk from its start state and writes the output. Chunk length and workgroup
+//! size come from the device limits and the shape ([`ScanPlan`]).
+
+use super::ScanInputs;
+use burn::backend::wgpu::{into_contiguous, CubeBackend, CubeDim, CubeTensor, KernelSource, SourceKernel, SourceTemplate};
+use burn::backend::{CubeDevice, DispatchDevice};
+use burn::cubecl::prelude::{CubeCount, KernelId};
+use burn::cubecl::server::{KernelArguments, MetadataBindingInfo};
+use burn::tensor::{DType, Device, Shape, Tensor};
+
+const SCAN_WGSL: &str = include_str!("../../../shaders/selective_scan.wgsl");
+const CHUNKS_WGSL: &str = include_str!("../../../shaders/selective_scan_chunks.wgsl");
+
+/// True when `device` is burn's wgpu runtime compiling WGSL (the only compiler that accepts
+/// hand-written WGSL; burn's `vulkan`/`metal` features would switch it to SPIR-V/MSL).
+pub fn is_wgsl_device(device: &Device) -> bool {
+    match device.as_dispatch().clone().inner() {
+        DispatchDevice::Cube(cd @ CubeDevice::Wgpu(_)) => cd.client().name().contains("wgsl"),
+        _ => false,
+    }
+}
+
+/// Knobs for tests and benchmarks; the defaults are what the model uses.
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    /// Force this chunk length (else [`ScanPlan`] decides).
+    pub chunk_len: Option<usize>,
+    /// Fill the output with NaN before the launch, so unwritten elements fail a comparison.
+    pub poison: bool,
+}
+
+/// How one scan is laid out on the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanPlan {
+    pub workgroup: u32,
+    pub chunk_len: usize,
+    pub n_chunks: usize,
+}
+
+/// Longest run of time steps one invocation scans in a pass: bounds a dispatch's duration
+/// (GPU watchdogs) whatever the sequence length.
+const MAX_STEPS_PER_INVOCATION: usize = 1024;
+/// Below this many (sequence, channel) invocations the GPU is under-filled: cut time into more
+/// chunks (each chunk adds an invocation per channel).
+const MIN_INVOCATIONS: usize = 1 << 16;
+
+impl ScanPlan {
+    pub fn new(batch: usize, len: usize, d_inner: usize, max_units_per_workgroup: u32, forced_chunk: Option<usize>) -> Self {
+        // channels of one sequence per workgroup: up to 128, fewer for narrow models, never
+        // above the device's limit
+        let workgroup = (d_inner.next_power_of_two().clamp(8, 128) as u32).min(max_units_per_workgroup.max(1));
+        let chunk_len = match forced_chunk {
+            Some(c) => c.clamp(1, len.max(1)),
+            None => {
+                let rows = (batch * d_inner).max(1);
+                let want_chunks = MIN_INVOCATIONS.div_ceil(rows);
+                // a chunk costs a second scan of its steps, so only split long sequences
+                let by_fill = if len >= 2048 && want_chunks > 1 { len.div_ceil(want_chunks).max(256) } else { len };
+                by_fill.min(MAX_STEPS_PER_INVOCATION).max(1)
+            }
+        };
+        ScanPlan { workgroup, chunk_len, n_chunks: len.max(1).div_ceil(chunk_len) }
+    }
+}
+
+#[derive(Debug)]
+struct ScanKernel {
+    workgroup: u32,
+    n: u32,
+    mode: u32,
+    has_z: bool,
+}
+
+impl KernelSource for ScanKernel {
+    fn source(&self) -> SourceTemplate {
+        SourceTemplate::new(SCAN_WGSL)
+            .register("wg", self.workgroup.to_string())
+            .register("n", self.n.to_string())
+            .register("mode", self.mode.to_string())
+            .register("has_z", self.has_z.to_string())
+    }
+    fn id(&self) -> KernelId {
+        KernelId::new::<Self>().info((self.workgroup, self.n, self.mode, self.has_z))
+    }
+    fn lang(&self) -> &'static str {
+        "wgsl"
+    }
+}
+
+#[derive(Debug)]
+struct ChunksKernel {
+    workgroup: u32,
+    n: u32,
+}
+
+impl KernelSource for ChunksKernel {
+    fn source(&self) -> SourceTemplate {
+        SourceTemplate::new(CHUNKS_WGSL).register("wg", self.workgroup.to_string()).register("n", self.n.to_string())
+    }
+    fn id(&self) -> KernelId {
+        KernelId::new::<Self>().info((self.workgroup, self.n))
+    }
+    fn lang(&self) -> &'static str {
+        "wgsl"
+    }
+}
+
+/// Pack u32 parameters two per u64 info word (little-endian), padded to 16 bytes for a
+/// `var<uniform>` struct.
+fn info(words: &[u32]) -> MetadataBindingInfo {
+    let mut v: Vec<u64> = words.chunks(2).map(|p| p[0] as u64 | (p.get(1).copied().unwrap_or(0) as u64) << 32).collect();
+    while v.len() % 2 != 0 {
+        v.push(0);
+    }
+    MetadataBindingInfo::custom(v)
+}
+
+fn cube<const D: usize>(t: Tensor<D>) -> CubeTensor {
+    let t = t.try_into_primitive::<CubeBackend>().expect("a float tensor of burn's wgpu backend (no autodiff, no fusion)");
+    into_contiguous(t)
+}
+
+/// Output of [`forward`].
+pub struct ScanOutput {
+    /// (batch, len, d_inner)
+    pub out: Tensor<3>,
+    /// (batch, n_chunks, d_inner, 2N): each chunk's start state in [.., 0..N] (only when the
+    /// plan has more than one chunk; the backward recomputes from these)
+    pub chunk_states: Option<Tensor<4>>,
+    pub plan: ScanPlan,
+}
+
+/// Run the WGSL scan. The inputs must live on a wgpu device ([`is_wgsl_device`]).
+pub fn forward(x: ScanInputs, opts: &ScanOptions) -> ScanOutput {
+    let [batch, len, d_inner] = x.u.dims();
+    let n = x.a.dims()[1];
+    let device = x.u.device();
+    // B and C side by side in one binding, and the per-channel constants in another: the
+    // kernel then needs 7 storage bindings, under WebGPU's default of 8 per stage
+    let bc = Tensor::cat(vec![x.b, x.c], 2); // (batch, len, 2N)
+    let chan = Tensor::cat(vec![x.a.reshape([d_inner * n]), x.d, x.delta_bias], 0); // (E·N + 2E)
+    let has_z = x.z.is_some();
+    let z = x.z.unwrap_or_else(|| Tensor::<3>::zeros([1, 1, 1], &device));
+    let (u, delta, z, bc, chan) = (cube(x.u), cube(x.delta), cube(z), cube(bc), cube(chan));
+
+    let client = u.client.clone();
+    let props = client.properties();
+    let plan = ScanPlan::new(batch, len, d_inner, props.hardware.max_units_per_cube, opts.chunk_len);
+    let cube_dev = u.device.clone();
+    let f32s = |count: usize| count.max(1) * 4;
+    let out_len = batch * len * d_inner;
+    let out_handle = if opts.poison {
+        client.create_from_slice(&f32::NAN.to_le_bytes().repeat(out_len.max(1)))
+    } else {
+        client.empty(f32s(out_len))
+    };
+    let out = CubeTensor::new_contiguous(client.clone(), cube_dev.clone(), Shape::new([batch, len, d_inner]), out_handle, DType::F32);
+    let state_len = if plan.n_chunks > 1 { batch * plan.n_chunks * d_inner * 2 * n } else { 1 };
+    let states = CubeTensor::new_contiguous(
+        client.clone(),
+        cube_dev,
+        Shape::new([state_len]),
+        client.empty(f32s(state_len)),
+        DType::F32,
+    );
+    if out_len == 0 {
+        return ScanOutput { out: Tensor::from_primitive::<CubeBackend>(out), chunk_states: None, plan };
+    }
+
+    let params = [batch as u32, len as u32, d_inner as u32, plan.chunk_len as u32, plan.n_chunks as u32, 2 * n as u32, n as u32, 0];
+    let groups = CubeCount::Static((d_inner as u32).div_ceil(plan.workgroup), batch as u32, plan.n_chunks as u32);
+    let launch_scan = |mode: u32| {
+        let args = KernelArguments::new()
+            .with_buffer(u.handle.clone().binding())
+            .with_buffer(delta.handle.clone().binding())
+            .with_buffer(z.handle.clone().binding())
+            .with_buffer(bc.handle.clone().binding())
+            .with_buffer(chan.handle.clone().binding())
+            .with_buffer(states.handle.clone().binding())
+            .with_buffer(out.handle.clone().binding())
+            .with_info(info(&params));
+        let kernel = ScanKernel { workgroup: plan.workgroup, n: n as u32, mode, has_z };
+        client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(plan.workgroup))), groups.clone(), args);
+    };
+    if plan.n_chunks > 1 {
+        launch_scan(1);
+        let args = KernelArguments::new()
+            .with_buffer(states.handle.clone().binding())
+            .with_info(info(&[batch as u32, d_inner as u32, plan.n_chunks as u32, 0]));
+        let kernel = ChunksKernel { workgroup: plan.workgroup, n: n as u32 };
+        let count = CubeCount::Static(((d_inner * n) as u32).div_ceil(plan.workgroup), batch as u32, 1);
+        client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(plan.workgroup))), count, args);
+    }
+    launch_scan(0);
+
+    let chunk_states = (plan.n_chunks > 1)
+        .then(|| Tensor::<1>::from_primitive::<CubeBackend>(states).reshape([batch, plan.n_chunks, d_inner, 2 * n]));
+    ScanOutput { out: Tensor::from_primitive::<CubeBackend>(out), chunk_states, plan }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plans_follow_the_shape_and_limits() {
+        // reranking: one pass
+        assert_eq!(ScanPlan::new(100, 512, 1536, 1024, None), ScanPlan { workgroup: 128, chunk_len: 512, n_chunks: 1 });
+        // one long document: chunks to fill the GPU and bound each invocation
+        let p = ScanPlan::new(1, 32768, 1536, 1024, None);
+        assert!(p.n_chunks >= 32 && p.chunk_len <= MAX_STEPS_PER_INVOCATION, "{p:?}");
+        // small devices cap the workgroup
+        assert_eq!(ScanPlan::new(1, 7, 1536, 64, None).workgroup, 64);
+        assert_eq!(ScanPlan::new(1, 7, 5, 256, Some(3)), ScanPlan { workgroup: 8, chunk_len: 3, n_chunks: 3 });
+    }
+}
