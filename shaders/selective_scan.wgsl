@@ -4,18 +4,20 @@
 //   y_t = C_t·h_t + D·u_t,   out_t = y_t · SiLU(z_t)    (gate only when HAS_Z)
 //
 // One invocation per (sequence, channel, chunk): the N states live in registers and time runs
-// sequentially inside the chunk. B and C are shared by all channels of a sequence, so a
-// workgroup (consecutive channels of one sequence) reads the same B_t, C_t: broadcast loads.
+// sequentially inside the chunk. B and C are shared by all channels of a sequence, and a
+// workgroup holds consecutive channels of one sequence: it stages B_t, C_t for TILE time
+// steps in workgroup memory (one coalesced load), then every invocation reads them from there.
 //
 // MODE 0 (output): scan the chunk from its start state (zero for chunk 0, else
 //   `states[b, k, e, 0..N]`, written by selective_scan_chunks.wgsl) and write `out`.
 // MODE 1 (summary): scan the chunk from zero and write its end state and its total decay
 //   exp(A·ΣΔ) to `states[b, k, e, 0..2N]`; `out` is not written.
 //
-// Template constants (set in Rust from the device limits and the shape): WG, N, MODE, HAS_Z.
+// Template constants (set in Rust from the device limits and the shape): WG, N, TILE, MODE, HAS_Z.
 
 const WG: u32 = {{ wg }}u;
 const N: u32 = {{ n }}u;
+const TILE: u32 = {{ tile }}u;
 const MODE: u32 = {{ mode }}u;
 const HAS_Z: bool = {{ has_z }};
 
@@ -41,60 +43,77 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;    // (batch, len, d_inner)
 @group(0) @binding(7) var<uniform> p: Params;
 
+var<workgroup> bc_tile: array<f32, TILE * 2u * N>; // (TILE, 2N): B_t | C_t of this sequence
+
 fn softplus(v: f32) -> f32 {
     if (v > 20.0) { return v; }
     return log(1.0 + exp(v));
 }
 
 @compute @workgroup_size(WG, 1, 1)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-    let e = gid.x;
+fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+    let e = wid.x * WG + lid.x;
     let b = wid.y;
     let k = wid.z;
-    if (e >= p.d_inner || b >= p.batch || k >= p.n_chunks) { return; }
+    // invocations past the last channel still help stage B and C, so no early return
+    let live = e < p.d_inner;
+    let ec = min(e, p.d_inner - 1u);
     let t0 = k * p.chunk_len;
     let t1 = min(t0 + p.chunk_len, p.len);
     let E = p.d_inner;
 
-    var a: array<f32, N>;
+    var a: array<f32, N>; // A·log2(e)
     var h: array<f32, N>;
+    // A·log2(e), so the decay is one exp2 per state
     for (var n = 0u; n < N; n++) {
-        a[n] = chan[e * N + n];
+        a[n] = chan[ec * N + n] * 1.4426950408889634;
         h[n] = 0.0;
     }
-    let dd = chan[E * N + e];
-    let bias = chan[E * N + E + e];
-    let sidx = ((b * p.n_chunks + k) * E + e) * 2u * N;
+    let dd = chan[E * N + ec];
+    let bias = chan[E * N + E + ec];
+    let sidx = ((b * p.n_chunks + k) * E + ec) * 2u * N;
     if (MODE == 0u && k > 0u) {
         for (var n = 0u; n < N; n++) { h[n] = states[sidx + n]; }
     }
 
     var dsum = 0.0;
-    for (var t = t0; t < t1; t++) {
-        let i = (b * p.len + t) * E + e;
-        let ut = u[i];
-        let dt = softplus(delta[i] + bias);
-        let du = dt * ut;
-        let row = (b * p.len + t) * p.bc_stride;
-        var y = 0.0;
-        for (var n = 0u; n < N; n++) {
-            h[n] = exp(dt * a[n]) * h[n] + du * bc[row + n];
-            y += bc[row + p.c_offset + n] * h[n];
+    for (var tt = t0; tt < t1; tt += TILE) {
+        let steps = min(TILE, t1 - tt);
+        workgroupBarrier();
+        for (var j = lid.x; j < steps * 2u * N; j += WG) {
+            let r = j / (2u * N);
+            let col = j % (2u * N);
+            let src_col = select(p.c_offset + col - N, col, col < N);
+            bc_tile[j] = bc[(b * p.len + tt + r) * p.bc_stride + src_col];
         }
-        dsum += dt;
-        if (MODE == 0u) {
-            y += dd * ut;
-            if (HAS_Z) {
-                let zt = z[i];
-                y *= zt / (1.0 + exp(-zt));
+        workgroupBarrier();
+        if (live) {
+            for (var r = 0u; r < steps; r++) {
+                let i = (b * p.len + tt + r) * E + e;
+                let ut = u[i];
+                let dt = softplus(delta[i] + bias);
+                let du = dt * ut;
+                var y = 0.0;
+                for (var n = 0u; n < N; n++) {
+                    h[n] = exp2(dt * a[n]) * h[n] + du * bc_tile[r * 2u * N + n];
+                    y += bc_tile[r * 2u * N + N + n] * h[n];
+                }
+                dsum += dt;
+                if (MODE == 0u) {
+                    y += dd * ut;
+                    if (HAS_Z) {
+                        let zt = z[i];
+                        y *= zt / (1.0 + exp(-zt));
+                    }
+                    out[i] = y;
+                }
             }
-            out[i] = y;
         }
     }
-    if (MODE == 1u) {
+    if (MODE == 1u && live) {
         for (var n = 0u; n < N; n++) {
             states[sidx + n] = h[n];
-            states[sidx + N + n] = exp(a[n] * dsum);
+            states[sidx + N + n] = exp2(a[n] * dsum);
         }
     }
 }

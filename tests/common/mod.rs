@@ -10,8 +10,12 @@ use std::sync::OnceLock;
 pub const TOL: f32 = 1e-4;
 pub const MODELS: &[&str] = &["tiny-hf", "tiny-original", "tiny-rankmamba"];
 
+/// `tests/fixtures`, or `$RANKMAMBA_FIXTURES` (test binaries run on another machine).
 pub fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+    match std::env::var_os("RANKMAMBA_FIXTURES") {
+        Some(p) => PathBuf::from(p),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"),
+    }
 }
 
 pub fn expected() -> &'static Value {

@@ -10,7 +10,7 @@
 use super::ScanInputs;
 use burn::backend::wgpu::{into_contiguous, CubeBackend, CubeDim, CubeTensor, KernelSource, SourceKernel, SourceTemplate};
 use burn::backend::{CubeDevice, DispatchDevice};
-use burn::cubecl::prelude::{CubeCount, KernelId};
+use burn::cubecl::prelude::{CubeCount, ExecutionMode, KernelId};
 use burn::cubecl::server::{KernelArguments, MetadataBindingInfo};
 use burn::tensor::{DType, Device, Shape, Tensor};
 
@@ -39,6 +39,8 @@ pub struct ScanOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScanPlan {
     pub workgroup: u32,
+    /// Time steps of B and C staged in workgroup memory at once.
+    pub tile: u32,
     pub chunk_len: usize,
     pub n_chunks: usize,
 }
@@ -51,7 +53,15 @@ const MAX_STEPS_PER_INVOCATION: usize = 1024;
 const MIN_INVOCATIONS: usize = 1 << 16;
 
 impl ScanPlan {
-    pub fn new(batch: usize, len: usize, d_inner: usize, max_units_per_workgroup: u32, forced_chunk: Option<usize>) -> Self {
+    pub fn new(
+        batch: usize,
+        len: usize,
+        d_inner: usize,
+        n: usize,
+        max_units_per_workgroup: u32,
+        max_shared_bytes: usize,
+        forced_chunk: Option<usize>,
+    ) -> Self {
         // channels of one sequence per workgroup: up to 128, fewer for narrow models, never
         // above the device's limit
         let workgroup = (d_inner.next_power_of_two().clamp(8, 128) as u32).min(max_units_per_workgroup.max(1));
@@ -65,7 +75,10 @@ impl ScanPlan {
                 by_fill.min(MAX_STEPS_PER_INVOCATION).max(1)
             }
         };
-        ScanPlan { workgroup, chunk_len, n_chunks: len.max(1).div_ceil(chunk_len) }
+        // B_t | C_t rows in workgroup memory: 32 steps, fewer if the device has little
+        let row_bytes = 2 * n.max(1) * 4;
+        let tile = (max_shared_bytes / 2 / row_bytes).clamp(1, 32) as u32;
+        ScanPlan { workgroup, tile, chunk_len, n_chunks: len.max(1).div_ceil(chunk_len) }
     }
 }
 
@@ -73,6 +86,7 @@ impl ScanPlan {
 struct ScanKernel {
     workgroup: u32,
     n: u32,
+    tile: u32,
     mode: u32,
     has_z: bool,
 }
@@ -82,11 +96,12 @@ impl KernelSource for ScanKernel {
         SourceTemplate::new(SCAN_WGSL)
             .register("wg", self.workgroup.to_string())
             .register("n", self.n.to_string())
+            .register("tile", self.tile.to_string())
             .register("mode", self.mode.to_string())
             .register("has_z", self.has_z.to_string())
     }
     fn id(&self) -> KernelId {
-        KernelId::new::<Self>().info((self.workgroup, self.n, self.mode, self.has_z))
+        kernel_id::<Self>().info((self.workgroup, self.n, self.tile, self.mode, self.has_z))
     }
     fn lang(&self) -> &'static str {
         "wgsl"
@@ -104,11 +119,17 @@ impl KernelSource for ChunksKernel {
         SourceTemplate::new(CHUNKS_WGSL).register("wg", self.workgroup.to_string()).register("n", self.n.to_string())
     }
     fn id(&self) -> KernelId {
-        KernelId::new::<Self>().info((self.workgroup, self.n))
+        kernel_id::<Self>().info((self.workgroup, self.n))
     }
     fn lang(&self) -> &'static str {
         "wgsl"
     }
+}
+
+/// Unchecked: the shaders guard every index themselves, and checked mode makes naga add a
+/// loop-bounding counter to every loop, which also stops the driver unrolling the N-state loops.
+fn kernel_id<K: 'static>() -> KernelId {
+    KernelId::new::<K>().mode(ExecutionMode::Unchecked)
 }
 
 /// Pack u32 parameters two per u64 info word (little-endian), padded to 16 bytes for a
@@ -151,7 +172,15 @@ pub fn forward(x: ScanInputs, opts: &ScanOptions) -> ScanOutput {
 
     let client = u.client.clone();
     let props = client.properties();
-    let plan = ScanPlan::new(batch, len, d_inner, props.hardware.max_units_per_cube, opts.chunk_len);
+    let plan = ScanPlan::new(
+        batch,
+        len,
+        d_inner,
+        n,
+        props.hardware.max_units_per_cube,
+        props.hardware.max_shared_memory_size,
+        opts.chunk_len,
+    );
     let cube_dev = u.device.clone();
     let f32s = |count: usize| count.max(1) * 4;
     let out_len = batch * len * d_inner;
@@ -185,7 +214,7 @@ pub fn forward(x: ScanInputs, opts: &ScanOptions) -> ScanOutput {
             .with_buffer(states.handle.clone().binding())
             .with_buffer(out.handle.clone().binding())
             .with_info(info(&params));
-        let kernel = ScanKernel { workgroup: plan.workgroup, n: n as u32, mode, has_z };
+        let kernel = ScanKernel { workgroup: plan.workgroup, n: n as u32, tile: plan.tile, mode, has_z };
         client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(plan.workgroup))), groups.clone(), args);
     };
     if plan.n_chunks > 1 {
@@ -211,12 +240,16 @@ mod tests {
     #[test]
     fn plans_follow_the_shape_and_limits() {
         // reranking: one pass
-        assert_eq!(ScanPlan::new(100, 512, 1536, 1024, None), ScanPlan { workgroup: 128, chunk_len: 512, n_chunks: 1 });
+        assert_eq!(
+            ScanPlan::new(100, 512, 1536, 16, 1024, 49152, None),
+            ScanPlan { workgroup: 128, tile: 32, chunk_len: 512, n_chunks: 1 }
+        );
         // one long document: chunks to fill the GPU and bound each invocation
-        let p = ScanPlan::new(1, 32768, 1536, 1024, None);
+        let p = ScanPlan::new(1, 32768, 1536, 16, 1024, 49152, None);
         assert!(p.n_chunks >= 32 && p.chunk_len <= MAX_STEPS_PER_INVOCATION, "{p:?}");
-        // small devices cap the workgroup
-        assert_eq!(ScanPlan::new(1, 7, 1536, 64, None).workgroup, 64);
-        assert_eq!(ScanPlan::new(1, 7, 5, 256, Some(3)), ScanPlan { workgroup: 8, chunk_len: 3, n_chunks: 3 });
+        // small devices cap the workgroup and the tile
+        assert_eq!(ScanPlan::new(1, 7, 1536, 16, 64, 49152, None).workgroup, 64);
+        assert_eq!(ScanPlan::new(1, 7, 1536, 16, 64, 1024, None).tile, 4);
+        assert_eq!(ScanPlan::new(1, 7, 5, 4, 256, 16384, Some(3)), ScanPlan { workgroup: 8, tile: 32, chunk_len: 3, n_chunks: 3 });
     }
 }

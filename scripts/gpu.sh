@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Check and time the WGSL kernels on a real GPU through the device tool, in one go.
+#
+#   bash scripts/gpu.sh prepare        # here: build release binaries into .device/ (ignored), xz them
+#   # then, with the device tool:  run(command="bash scripts/gpu.sh run", carry=[".device", ".gl"])
+#
+# `run` (on the GPU machine): installs the Vulkan loader from .gl/*.deb (see the device README),
+# runs the kernel and parity tests on the GPU, then the scan benchmark; logs go to $OUT.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+case "${1:-}" in
+  prepare)
+    . scripts/env.sh
+    cargo build --release --locked --example bench_scan
+    cargo test --release --locked --no-run --test selective_scan --test parity 2>&1 | tee /tmp/rankmamba-testbins.txt
+    rm -rf .device && mkdir -p .device
+    cp "$CARGO_TARGET_DIR/release/examples/bench_scan" .device/
+    for t in selective_scan parity; do
+      bin=$(grep -o "target/release/deps/${t}-[0-9a-f]*" /tmp/rankmamba-testbins.txt | tail -1)
+      cp "$CARGO_TARGET_DIR/release/deps/$(basename "$bin")" ".device/test_$t"
+    done
+    xz -T2 -6 .device/*
+    ls -la .device
+    ;;
+  run)
+    for f in .gl/*.deb; do dpkg -x "$f" /; done
+    ldconfig
+    export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+    export RANKMAMBA_FIXTURES="$PWD/tests/fixtures" XDG_RUNTIME_DIR=/tmp
+    out=${OUT:-/tmp/out}
+    mkdir -p "$out" /tmp/bin
+    for f in .device/*.xz; do xz -dc "$f" > "/tmp/bin/$(basename "$f" .xz)"; chmod +x "/tmp/bin/$(basename "$f" .xz)"; done
+    nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv | tee "$out/gpu.txt"
+    # correctness on this GPU first (CPU parts too); then timings
+    if [ "${TESTS:-1}" = 1 ]; then
+      /tmp/bin/test_selective_scan --test-threads 1 2>&1 | tee "$out/test_selective_scan.txt"
+      /tmp/bin/test_parity --test-threads 1 2>&1 | tee "$out/test_parity.txt"
+    fi
+    /tmp/bin/bench_scan --iters "${ITERS:-20}" --shapes "${SHAPES:-train,infer,long}" 2>&1 | tee "$out/bench_scan.txt"
+    ;;
+  *) echo "usage: $0 prepare|run" >&2; exit 2 ;;
+esac
