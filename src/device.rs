@@ -38,12 +38,35 @@ impl DeviceChoice {
     pub fn device(self) -> Result<Device> {
         match self {
             DeviceChoice::Cpu => Ok(Device::flex()),
-            DeviceChoice::Wgpu => {
-                static WGPU: std::sync::OnceLock<std::result::Result<Device, String>> = std::sync::OnceLock::new();
-                WGPU.get_or_init(|| Device::wgpu_options().init().map_err(|e| e.to_string()))
-                    .clone()
-                    .map_err(|e| Error::Backend(format!("no usable wgpu adapter ({e}); use --device cpu, or install a Vulkan driver (e.g. mesa-vulkan-drivers)")))
-            }
+            DeviceChoice::Wgpu => wgpu_setup().map(|(d, _)| d),
         }
+    }
+}
+
+/// The process's wgpu device and its setup (adapter, device and queue handles, for limits,
+/// features and raw wgpu work such as benchmarks).
+#[cfg(not(target_family = "wasm"))]
+pub fn wgpu_setup() -> Result<(Device, burn::tensor::wgpu::WgpuSetup)> {
+    static WGPU: std::sync::OnceLock<std::result::Result<(Device, burn::tensor::wgpu::WgpuSetup), String>> =
+        std::sync::OnceLock::new();
+    WGPU.get_or_init(|| Device::wgpu_options().init_with_setup().map_err(|e| e.to_string())).clone().map_err(|e| {
+        Error::Backend(format!(
+            "no usable wgpu adapter ({e}); use --device cpu, or install a Vulkan driver (e.g. mesa-vulkan-drivers)"
+        ))
+    })
+}
+
+/// Whether the wgpu device runs subgroup operations (the WGSL scan backward needs them).
+/// False if the wgpu runtime was not set up through [`wgpu_setup`].
+pub fn wgpu_has_subgroups() -> bool {
+    #[cfg(not(target_family = "wasm"))]
+    {
+        wgpu_setup()
+            .map(|(_, s)| s.device.features().contains(burn::tensor::wgpu::wgpu::Features::SUBGROUP))
+            .unwrap_or(false)
+    }
+    #[cfg(target_family = "wasm")]
+    {
+        false
     }
 }

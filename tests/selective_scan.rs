@@ -72,3 +72,115 @@ fn model_path_picks_the_kernel_on_wgpu_and_the_reference_on_cpu() {
         assert!(relative_error(&gpu, &want) <= TOL);
     }
 }
+
+// ----------------------------------------------------------------------------------------------
+// Backward
+// ----------------------------------------------------------------------------------------------
+
+use burn::tensor::{Tensor, TensorData};
+use rankmamba::ops::selective_scan::reference::HostGrads;
+use rankmamba::ops::selective_scan::wgpu::{backward, backward_chunk_len};
+use rankmamba::ops::selective_scan::ScanInputs;
+
+fn vec_of<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().try_to_vec::<f32>().unwrap()
+}
+
+fn assert_grads(what: &str, got: [(&str, Vec<f32>); 8], want: &HostGrads, seed: u64) {
+    let refs: [(&str, Option<&Vec<f64>>); 8] = [
+        ("u", Some(&want.u)),
+        ("delta", Some(&want.delta)),
+        ("delta_bias", Some(&want.delta_bias)),
+        ("A", Some(&want.a)),
+        ("B", Some(&want.b)),
+        ("C", Some(&want.c)),
+        ("D", Some(&want.d)),
+        ("z", want.z.as_ref()),
+    ];
+    for ((name, g), (_, w)) in got.into_iter().zip(refs) {
+        let Some(w) = w else { continue };
+        let err = relative_error(&g, w);
+        assert!(err <= TOL, "{what}: d{name}: relative error {err:e} (seed {seed})");
+    }
+}
+
+/// The WGSL backward launched directly, from the chunk states of the training forward.
+#[test]
+fn backward_kernel_matches_f64() {
+    let Some(dev) = wgpu() else { return };
+    if !rankmamba::device::wgpu_has_subgroups() {
+        panic!("this adapter has no subgroup operations: the WGSL backward cannot run");
+    }
+    for (b, l, e, n) in [(1, 1, 5, 1), (3, 2, 48, 4), (2, 7, 5, 16), (3, 130, 48, 16), (1, 1000, 1536, 16), (17, 70, 48, 4)] {
+        let s = seed();
+        let host = HostScan::random(b, l, e, n, true, s);
+        let dout = HostScan::random(b, l, e, 1, false, s ^ 1).u; // any (batch, len, d_inner) values
+        let want = host.backward_f64(&dout);
+        let fwd = forward(host.to_inputs(&dev), &ScanOptions { chunk_len: Some(backward_chunk_len(n)), poison: true });
+        let dout_t = Tensor::<3>::from_data(TensorData::new(dout, [b, l, e]), &dev);
+        let g = backward(host.to_inputs(&dev), fwd.chunk_states, dout_t);
+        let got = [
+            ("u", vec_of(g.u)),
+            ("delta", vec_of(g.delta)),
+            ("delta_bias", vec_of(g.delta_bias)),
+            ("A", vec_of(g.a)),
+            ("B", vec_of(g.b)),
+            ("C", vec_of(g.c)),
+            ("D", vec_of(g.d)),
+            ("z", vec_of(g.z.unwrap())),
+        ];
+        assert_grads(&format!("backward kernel ({b}, {l}, {e}, {n})"), got, &want, s);
+    }
+}
+
+/// `loss.backward()` through `selective_scan` on an autodiff device: the WGSL backward on wgpu,
+/// burn's autodiff of the reference on the CPU; both against f64.
+#[test]
+fn autodiff_gradients_match_f64_on_every_backend() {
+    let mut devices = vec![DeviceChoice::Cpu.device().unwrap()];
+    devices.extend(wgpu());
+    for dev in devices {
+        let ad = dev.clone().autodiff();
+        for (b, l, e, n) in [(2, 9, 5, 3), (3, 70, 48, 16)] {
+            let s = seed();
+            let host = HostScan::random(b, l, e, n, true, s);
+            let w = HostScan::random(b, l, e, 1, false, s ^ 1).u;
+            let want = host.backward_f64(&w);
+            let x = host.to_inputs(&ad);
+            let leaves = ScanInputs {
+                u: x.u.require_grad(),
+                delta: x.delta.require_grad(),
+                delta_bias: x.delta_bias.require_grad(),
+                a: x.a.require_grad(),
+                b: x.b.require_grad(),
+                c: x.c.require_grad(),
+                d: x.d.require_grad(),
+                z: x.z.map(|z| z.require_grad()),
+            };
+            let keep = (
+                leaves.u.clone(),
+                leaves.delta.clone(),
+                leaves.delta_bias.clone(),
+                leaves.a.clone(),
+                leaves.b.clone(),
+                leaves.c.clone(),
+                leaves.d.clone(),
+                leaves.z.clone().unwrap(),
+            );
+            let out = selective_scan(leaves);
+            let wt = Tensor::<3>::from_data(TensorData::new(w, [b, l, e]), &ad);
+            let grads = (out * wt).sum().backward();
+            let got = [
+                ("u", vec_of(keep.0.grad(&grads).unwrap())),
+                ("delta", vec_of(keep.1.grad(&grads).unwrap())),
+                ("delta_bias", vec_of(keep.2.grad(&grads).unwrap())),
+                ("A", vec_of(keep.3.grad(&grads).unwrap())),
+                ("B", vec_of(keep.4.grad(&grads).unwrap())),
+                ("C", vec_of(keep.5.grad(&grads).unwrap())),
+                ("D", vec_of(keep.6.grad(&grads).unwrap())),
+                ("z", vec_of(keep.7.grad(&grads).unwrap())),
+            ];
+            assert_grads(&format!("autodiff on {dev:?} ({b}, {l}, {e}, {n})"), got, &want, s);
+        }
+    }
+}

@@ -5,10 +5,11 @@
 //! h_t = exp(Δ_t·A) ⊙ h_{t−1} + Δ_t·B_t·u_t   (ZOH for A, Euler for B; h_{−1} = 0, f32)
 //! out_t = (C_t·h_t + D ⊙ u_t) ⊙ SiLU(z_t)
 //!
-//! [`selective_scan`] runs the WGSL kernel (`shaders/selective_scan.wgsl`) on burn's wgpu
-//! backend and the reference in burn tensor ops everywhere else (and, until the WGSL backward
-//! lands, under autodiff).
+//! [`selective_scan`] runs the WGSL kernels on burn's wgpu backend (`shaders/selective_scan*.wgsl`;
+//! under autodiff with the WGSL backward registered, see [`autodiff`]) and the reference in burn
+//! tensor ops everywhere else, where burn's autodiff differentiates it.
 
+pub mod autodiff;
 pub mod reference;
 pub mod wgpu;
 
@@ -38,9 +39,17 @@ pub struct ScanInputs {
 
 /// The scan on the best path for the inputs' device.
 pub fn selective_scan(x: ScanInputs) -> Tensor<3> {
+    use burn::backend::autodiff::checkpoint::strategy::{BalancedCheckpointing, NoCheckpointing};
+    use burn::backend::GradientCheckpointingStrategy as Strategy;
     let device = x.u.device();
-    if wgpu::is_wgsl_device(&device) && !device.is_autodiff() {
-        return wgpu::forward(x, &wgpu::ScanOptions::default()).out;
+    if !wgpu::is_wgsl_device(&device) {
+        return selective_scan_reference(x);
     }
-    selective_scan_reference(x)
+    match device.gradient_checkpointing_strategy() {
+        None => wgpu::forward(x, &wgpu::ScanOptions::default()).out,
+        // the WGSL backward reduces across channels with subgroup operations
+        Some(_) if x.z.is_none() || !crate::device::wgpu_has_subgroups() => selective_scan_reference(x),
+        Some(Strategy::Balanced) => autodiff::selective_scan_autodiff::<BalancedCheckpointing>(x),
+        Some(_) => autodiff::selective_scan_autodiff::<NoCheckpointing>(x),
+    }
 }

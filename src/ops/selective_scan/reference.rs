@@ -142,6 +142,94 @@ impl HostScan {
     }
 }
 
+/// Gradients of a [`HostScan`] in f64, in the shapes of its fields.
+#[derive(Debug, Clone)]
+pub struct HostGrads {
+    pub u: Vec<f64>,
+    pub delta: Vec<f64>,
+    pub delta_bias: Vec<f64>,
+    pub a: Vec<f64>,
+    pub b: Vec<f64>,
+    pub c: Vec<f64>,
+    pub d: Vec<f64>,
+    pub z: Option<Vec<f64>>,
+}
+
+impl HostScan {
+    /// Backward of [`HostScan::forward_f64`] for the output gradient `dout` (batch, len,
+    /// d_inner), by the formulas of spec §6.4 with the full state history kept (small shapes).
+    pub fn backward_f64(&self, dout: &[f32]) -> HostGrads {
+        let (bs, l, e, n) = (self.batch, self.len, self.d_inner, self.n);
+        let mut g = HostGrads {
+            u: vec![0.0; bs * l * e],
+            delta: vec![0.0; bs * l * e],
+            delta_bias: vec![0.0; e],
+            a: vec![0.0; e * n],
+            b: vec![0.0; bs * l * n],
+            c: vec![0.0; bs * l * n],
+            d: vec![0.0; e],
+            z: self.z.as_ref().map(|_| vec![0.0; bs * l * e]),
+        };
+        let mut hs = vec![0f64; (l + 1) * n]; // hs[t+1] = h_t, hs[0] = 0
+        let mut dts = vec![0f64; l];
+        for s in 0..bs {
+            for ch in 0..e {
+                let a = |k: usize| self.a[ch * n + k] as f64;
+                for t in 0..l {
+                    let i = (s * l + t) * e + ch;
+                    let pre = self.delta[i] as f64 + self.delta_bias[ch] as f64;
+                    let dt = if pre > 20.0 { pre } else { pre.exp().ln_1p() };
+                    dts[t] = dt;
+                    for k in 0..n {
+                        let j = (s * l + t) * n + k;
+                        hs[(t + 1) * n + k] = (dt * a(k)).exp() * hs[t * n + k] + dt * self.b[j] as f64 * self.u[i] as f64;
+                    }
+                }
+                let mut ga = vec![0f64; n];
+                for t in (0..l).rev() {
+                    let i = (s * l + t) * e + ch;
+                    let (ut, dt) = (self.u[i] as f64, dts[t]);
+                    let pre = self.delta[i] as f64 + self.delta_bias[ch] as f64;
+                    let mut y = self.d[ch] as f64 * ut;
+                    for k in 0..n {
+                        y += self.c[(s * l + t) * n + k] as f64 * hs[(t + 1) * n + k];
+                    }
+                    let go = dout[i] as f64;
+                    let dy = match &self.z {
+                        Some(z) => {
+                            let zt = z[i] as f64;
+                            let sz = 1.0 / (1.0 + (-zt).exp());
+                            g.z.as_mut().unwrap()[i] = go * y * sz * (1.0 + zt * (1.0 - sz));
+                            go * zt * sz
+                        }
+                        None => go,
+                    };
+                    let mut du = self.d[ch] as f64 * dy;
+                    let mut ddt = 0.0;
+                    for k in 0..n {
+                        let j = (s * l + t) * n + k;
+                        let at = (dt * a(k)).exp();
+                        let hp = hs[t * n + k];
+                        let gk = self.c[j] as f64 * dy + ga[k];
+                        du += gk * dt * self.b[j] as f64;
+                        ddt += gk * (self.b[j] as f64 * ut + a(k) * at * hp);
+                        g.a[ch * n + k] += gk * dt * at * hp;
+                        g.b[j] += gk * dt * ut;
+                        g.c[j] += dy * hs[(t + 1) * n + k];
+                        ga[k] = at * gk;
+                    }
+                    let sig = if pre > 20.0 { 1.0 } else { 1.0 / (1.0 + (-pre).exp()) };
+                    g.u[i] = du;
+                    g.delta[i] = ddt * sig;
+                    g.delta_bias[ch] += ddt * sig;
+                    g.d[ch] += dy * ut;
+                }
+            }
+        }
+        g
+    }
+}
+
 /// ‖got − want‖ / ‖want‖.
 pub fn relative_error(got: &[f32], want: &[f64]) -> f64 {
     assert_eq!(got.len(), want.len());

@@ -16,6 +16,7 @@ use burn::tensor::{DType, Device, Shape, Tensor};
 
 const SCAN_WGSL: &str = include_str!("../../../shaders/selective_scan.wgsl");
 const CHUNKS_WGSL: &str = include_str!("../../../shaders/selective_scan_chunks.wgsl");
+const BACKWARD_WGSL: &str = include_str!("../../../shaders/selective_scan_backward.wgsl");
 
 /// True when `device` is burn's wgpu runtime compiling WGSL (the only compiler that accepts
 /// hand-written WGSL; burn's `vulkan`/`metal` features would switch it to SPIR-V/MSL).
@@ -231,6 +232,123 @@ pub fn forward(x: ScanInputs, opts: &ScanOptions) -> ScanOutput {
     let chunk_states = (plan.n_chunks > 1)
         .then(|| Tensor::<1>::from_primitive::<CubeBackend>(states).reshape([batch, plan.n_chunks, d_inner, 2 * n]));
     ScanOutput { out: Tensor::from_primitive::<CubeBackend>(out), chunk_states, plan }
+}
+
+/// Chunk length of the training plan: the forward saves each chunk's start state, the
+/// backward recomputes a chunk's T steps into a private history of T·N floats.
+pub fn backward_chunk_len(n: usize) -> usize {
+    (512 / n.max(1)).clamp(4, 64)
+}
+
+#[derive(Debug)]
+struct BackwardKernel {
+    workgroup: u32,
+    n: u32,
+    t: u32,
+    has_z: bool,
+}
+
+impl KernelSource for BackwardKernel {
+    fn source(&self) -> SourceTemplate {
+        SourceTemplate::new(BACKWARD_WGSL)
+            .register("wg", self.workgroup.to_string())
+            .register("n", self.n.to_string())
+            .register("t", self.t.to_string())
+            .register("has_z", self.has_z.to_string())
+    }
+    fn id(&self) -> KernelId {
+        kernel_id::<Self>().info((self.workgroup, self.n, self.t, self.has_z))
+    }
+    fn lang(&self) -> &'static str {
+        "wgsl"
+    }
+}
+
+/// Gradients of one scan, in the shapes of [`ScanInputs`].
+pub struct ScanGrads {
+    pub u: Tensor<3>,
+    pub delta: Tensor<3>,
+    pub delta_bias: Tensor<1>,
+    pub a: Tensor<2>,
+    pub b: Tensor<3>,
+    pub c: Tensor<3>,
+    pub d: Tensor<1>,
+    pub z: Option<Tensor<3>>,
+}
+
+/// The backward pass. `x` are the forward inputs, `chunk_states` what the forward with
+/// `chunk_len = backward_chunk_len(N)` saved (`None` if it had a single chunk), `dout` the
+/// gradient of the output. Needs subgroup operations ([`crate::device::wgpu_has_subgroups`]).
+pub fn backward(x: ScanInputs, chunk_states: Option<Tensor<4>>, dout: Tensor<3>) -> ScanGrads {
+    let [batch, len, d_inner] = x.u.dims();
+    let n = x.a.dims()[1];
+    let device = x.u.device();
+    let t = backward_chunk_len(n);
+    let n_chunks = len.max(1).div_ceil(t);
+    let states = chunk_states.unwrap_or_else(|| Tensor::<4>::zeros([batch, n_chunks, d_inner, 2 * n], &device));
+    assert_eq!(states.dims(), [batch, n_chunks, d_inner, 2 * n], "chunk states of a plan with chunk length {t}");
+    let bc = Tensor::cat(vec![x.b, x.c], 2);
+    let chan = Tensor::cat(vec![x.a.reshape([d_inner * n]), x.d, x.delta_bias], 0);
+    let has_z = x.z.is_some();
+    let z = x.z.unwrap_or_else(|| Tensor::<3>::zeros([1, 1, 1], &device));
+
+    let client = match device.as_dispatch().clone().inner() {
+        DispatchDevice::Cube(cd) => cd.client(),
+        _ => unreachable!("backward is only called on wgpu devices"),
+    };
+    let props = client.properties();
+    let plan = ScanPlan::new(batch, len, d_inner, n, props.hardware.max_units_per_cube, props.hardware.max_shared_memory_size, Some(t));
+    let sg_min = props.hardware.plane_size_min.max(1).min(plan.workgroup);
+    let groups_per_wg = plan.workgroup / sg_min;
+    let n_groups = (d_inner as u32).div_ceil(plan.workgroup) * groups_per_wg;
+
+    let dx = Tensor::<4>::zeros([3, batch, len, d_inner], &device);
+    // slots of subgroups larger than the minimum stay zero
+    let dbc = Tensor::<4>::zeros([batch, len, n_groups as usize, 2 * n], &device);
+    let dchan = Tensor::<3>::zeros([batch, d_inner, n + 2], &device);
+    let (u, delta, z, bc, chan, states, dout) = (cube(x.u), cube(x.delta), cube(z), cube(bc), cube(chan), cube(states), cube(dout));
+    let (dx, dbc, dchan) = (cube(dx), cube(dbc), cube(dchan));
+    let params = [
+        batch as u32,
+        len as u32,
+        d_inner as u32,
+        n_chunks as u32,
+        2 * n as u32,
+        n as u32,
+        n_groups,
+        groups_per_wg,
+    ];
+    if batch * len * d_inner > 0 {
+        let args = KernelArguments::new()
+            .with_buffer(u.handle.clone().binding())
+            .with_buffer(delta.handle.clone().binding())
+            .with_buffer(z.handle.clone().binding())
+            .with_buffer(bc.handle.clone().binding())
+            .with_buffer(chan.handle.clone().binding())
+            .with_buffer(states.handle.clone().binding())
+            .with_buffer(dout.handle.clone().binding())
+            .with_buffer(dx.handle.clone().binding())
+            .with_buffer(dbc.handle.clone().binding())
+            .with_buffer(dchan.handle.clone().binding())
+            .with_info(info(&params));
+        let kernel = BackwardKernel { workgroup: plan.workgroup, n: n as u32, t: t as u32, has_z };
+        let count = CubeCount::Static((d_inner as u32).div_ceil(plan.workgroup), batch as u32, 1);
+        client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(plan.workgroup))), count, args);
+    }
+    let dx = Tensor::<4>::from_primitive::<CubeBackend>(dx);
+    let dbc = Tensor::<4>::from_primitive::<CubeBackend>(dbc).sum_dim(2).reshape([batch, len, 2 * n]);
+    let dchan = Tensor::<3>::from_primitive::<CubeBackend>(dchan).sum_dim(0).reshape([d_inner, n + 2]);
+    let plane = |i: usize| dx.clone().narrow(0, i, 1).reshape([batch, len, d_inner]);
+    ScanGrads {
+        u: plane(0),
+        delta: plane(1),
+        z: has_z.then(|| plane(2)),
+        b: dbc.clone().narrow(2, 0, n),
+        c: dbc.narrow(2, n, n),
+        a: dchan.clone().narrow(1, 0, n),
+        d: dchan.clone().narrow(1, n, 1).reshape([d_inner]),
+        delta_bias: dchan.narrow(1, n + 1, 1).reshape([d_inner]),
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,160 @@
+// Selective scan backward (Mamba-1), the adjoint of selective_scan.wgsl (spec §6.4):
+//   dy_t = dout_t·SiLU(z_t),  dz_t = dout_t·y_t·SiLU′(z_t)
+//   g_t[n] = C_t[n]·dy_t + a_{t+1}[n]·g_{t+1}[n]          (reverse scan, a_t = exp(Δ_t·A))
+//   du_t = Σ_n g_t·Δ_t·B_t + D·dy_t
+//   dΔ_t = Σ_n g_t·(B_t·u_t + A·a_t·h_{t−1}),  d(delta)_t = dΔ_t·σ(delta_t + bias)
+//   dA[n] = Σ_t g_t·Δ_t·a_t·h_{t−1},  dD = Σ_t dy_t·u_t,  dbias = Σ_t d(delta)_t   (per sequence)
+//   dB_t[n] = Σ_e g_t·Δ_t·u_t,  dC_t[n] = Σ_e dy_t·h_t                  (across channels)
+//
+// One invocation per (sequence, channel). Chunks of T steps are taken last to first: the chunk's
+// states are recomputed from its saved start state (`states`, written by the forward's chunked
+// plan with chunk length T) into a private history of T·N values, then walked backwards. The
+// (batch, len, d_inner, N) state tensor never exists. The across-channel sums dB, dC are reduced
+// over each subgroup (consecutive channels) and written per subgroup; the host sums the groups.
+//
+// Template constants: WG (workgroup size), N (state size), T (chunk length), HAS_Z.
+
+const WG: u32 = {{ wg }}u;
+const N: u32 = {{ n }}u;
+const T: u32 = {{ t }}u;
+const HAS_Z: bool = {{ has_z }};
+const LOG2E: f32 = 1.4426950408889634;
+
+struct Params {
+    batch: u32,
+    len: u32,
+    d_inner: u32,
+    n_chunks: u32,
+    bc_stride: u32,   // row stride of `bc`
+    c_offset: u32,    // column of C_t[0] in a `bc` row
+    n_groups: u32,    // channel groups per (sequence, step) in `dbc`
+    groups_per_wg: u32,
+}
+
+@group(0) @binding(0) var<storage, read_write> u: array<f32>;      // (batch, len, d_inner)
+@group(0) @binding(1) var<storage, read_write> delta: array<f32>;  // (batch, len, d_inner), before bias and softplus
+@group(0) @binding(2) var<storage, read_write> z: array<f32>;      // (batch, len, d_inner); 1 dummy element when !HAS_Z
+@group(0) @binding(3) var<storage, read_write> bc: array<f32>;     // (batch, len, bc_stride): B_t at 0.., C_t at c_offset..
+@group(0) @binding(4) var<storage, read_write> chan: array<f32>;   // A (d_inner, N) | D (d_inner) | delta_bias (d_inner)
+@group(0) @binding(5) var<storage, read_write> states: array<f32>; // (batch, n_chunks, d_inner, 2N): chunk start h at [0, N)
+@group(0) @binding(6) var<storage, read_write> dout: array<f32>;   // (batch, len, d_inner)
+@group(0) @binding(7) var<storage, read_write> dx: array<f32>;     // (3, batch, len, d_inner): du | d(delta) | dz
+@group(0) @binding(8) var<storage, read_write> dbc: array<f32>;    // (batch, len, n_groups, 2N): partial dB | dC
+@group(0) @binding(9) var<storage, read_write> dchan: array<f32>;  // (batch, d_inner, N + 2): dA | dD | dbias per sequence
+@group(0) @binding(10) var<uniform> p: Params;
+
+@compute @workgroup_size(WG, 1, 1)
+fn main(
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(subgroup_size) sg_size: u32,
+    @builtin(subgroup_invocation_id) sg_lane: u32,
+) {
+    let E = p.d_inner;
+    let e = wid.x * WG + lid.x;
+    let b = wid.y;
+    // every invocation runs the loops (the subgroup sums need the whole subgroup);
+    // those past the last channel compute on channel E−1 and contribute zeros
+    let live = e < E;
+    let ec = min(e, E - 1u);
+    let w = select(0.0, 1.0, live);
+    let group = wid.x * p.groups_per_wg + lid.x / sg_size;
+
+    var a: array<f32, N>;   // A
+    var ga: array<f32, N>;  // a_{t+1}·g_{t+1}, carried backwards
+    var h: array<f32, N>;
+    var da: array<f32, N>;
+    var hist: array<f32, T * N>; // h_{t−1} of each step of the current chunk
+    for (var n = 0u; n < N; n++) {
+        a[n] = chan[ec * N + n];
+        ga[n] = 0.0;
+        da[n] = 0.0;
+    }
+    let dd = chan[E * N + ec];
+    let bias = chan[E * N + E + ec];
+    var dd_acc = 0.0;
+    var dbias_acc = 0.0;
+    let plane = p.batch * p.len * E;
+
+    for (var kk = 0u; kk < p.n_chunks; kk++) {
+        let k = p.n_chunks - 1u - kk;
+        let t0 = k * T;
+        let steps = min(T, p.len - t0);
+        let sidx = ((b * p.n_chunks + k) * E + ec) * 2u * N;
+        for (var n = 0u; n < N; n++) { h[n] = states[sidx + n]; }
+        // recompute the chunk forwards, keeping h_{t−1}
+        for (var r = 0u; r < steps; r++) {
+            let t = t0 + r;
+            let i = (b * p.len + t) * E + ec;
+            let v = delta[i] + bias;
+            let dt = select(log(1.0 + exp(v)), v, v > 20.0);
+            let du = dt * u[i];
+            let row = (b * p.len + t) * p.bc_stride;
+            for (var n = 0u; n < N; n++) {
+                hist[r * N + n] = h[n];
+                h[n] = exp2(dt * a[n] * LOG2E) * h[n] + du * bc[row + n];
+            }
+        }
+        // and walk it backwards
+        for (var rr = 0u; rr < steps; rr++) {
+            let r = steps - 1u - rr;
+            let t = t0 + r;
+            let i = (b * p.len + t) * E + ec;
+            let ut = u[i];
+            let v = delta[i] + bias;
+            let dt = select(log(1.0 + exp(v)), v, v > 20.0);
+            let sig_v = 1.0 / (1.0 + exp(-v));
+            let row = (b * p.len + t) * p.bc_stride;
+            let go = dout[i] * w;
+            // y_t (ungated) needs h_t: one step from the stored h_{t−1}
+            var y = dd * ut;
+            var at: array<f32, N>;
+            for (var n = 0u; n < N; n++) {
+                at[n] = exp2(dt * a[n] * LOG2E);
+                h[n] = at[n] * hist[r * N + n] + dt * ut * bc[row + n];
+                y += bc[row + p.c_offset + n] * h[n];
+            }
+            var dy = go;
+            var dz = 0.0;
+            if (HAS_Z) {
+                let zt = z[i];
+                let sz = 1.0 / (1.0 + exp(-zt));
+                dy = go * zt * sz;
+                dz = go * y * sz * (1.0 + zt * (1.0 - sz));
+            }
+            var du = dd * dy;
+            var ddt = 0.0;
+            let out_row = ((b * p.len + t) * p.n_groups + group) * 2u * N;
+            for (var n = 0u; n < N; n++) {
+                let bn = bc[row + n];
+                let g = bc[row + p.c_offset + n] * dy + ga[n];
+                let hp = hist[r * N + n];
+                du += g * dt * bn;
+                ddt += g * (bn * ut + a[n] * at[n] * hp);
+                da[n] += g * dt * at[n] * hp;
+                ga[n] = at[n] * g;
+                // across-channel sums: one value per subgroup
+                let sb = subgroupAdd(g * dt * ut);
+                let sc = subgroupAdd(dy * h[n]);
+                if (sg_lane == 0u) {
+                    dbc[out_row + n] = sb;
+                    dbc[out_row + N + n] = sc;
+                }
+            }
+            let dv = ddt * select(sig_v, 1.0, v > 20.0);
+            dd_acc += dy * ut;
+            dbias_acc += dv;
+            if (live) {
+                dx[i] = du;
+                dx[plane + i] = dv;
+                dx[2u * plane + i] = dz;
+            }
+        }
+    }
+    if (live) {
+        let o = (b * E + e) * (N + 2u);
+        for (var n = 0u; n < N; n++) { dchan[o + n] = da[n]; }
+        dchan[o + N] = dd_acc;
+        dchan[o + N + 1u] = dbias_acc;
+    }
+}

@@ -1,0 +1,112 @@
+//! The WGSL scan under burn's autodiff: the forward runs the chunked kernel and keeps the chunk
+//! start states; the registered backward runs `shaders/selective_scan_backward.wgsl`.
+
+use super::wgpu::{backward, backward_chunk_len, forward, ScanOptions};
+use super::ScanInputs;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::wgpu::{CubeBackend, CubeTensor};
+use burn::backend::{Autodiff, DispatchKindConversion, DispatchTensor};
+use burn::tensor::Tensor;
+
+type Ad<C> = Autodiff<CubeBackend, C>;
+
+/// What the backward needs: the forward's inputs and chunk states, as raw wgpu tensors.
+#[derive(Debug, Clone)]
+struct Saved {
+    inputs: [CubeTensor; 8],
+    chunk_states: Option<CubeTensor>,
+}
+
+#[derive(Debug)]
+struct ScanBackward;
+
+fn plain<const D: usize>(t: CubeTensor) -> Tensor<D> {
+    Tensor::<D>::from_primitive::<CubeBackend>(t)
+}
+
+fn raw<const D: usize>(t: Tensor<D>) -> CubeTensor {
+    t.try_into_primitive::<CubeBackend>().expect("a wgpu float tensor")
+}
+
+impl Backward<CubeBackend, 8> for ScanBackward {
+    type State = Saved;
+
+    fn backward(self, ops: Ops<Saved, 8>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let dout = plain::<3>(grads.consume::<CubeBackend>(&ops.node));
+        let [u, delta, delta_bias, a, b, c, d, z] = ops.state.inputs;
+        let x = ScanInputs {
+            u: plain(u),
+            delta: plain(delta),
+            delta_bias: plain(delta_bias),
+            a: plain(a),
+            b: plain(b),
+            c: plain(c),
+            d: plain(d),
+            z: Some(plain(z)),
+        };
+        let g = backward(x, ops.state.chunk_states.map(plain::<4>), dout);
+        let z = g.z.expect("the gated scan has a z gradient");
+        let grads_in: [CubeTensor; 8] =
+            [raw(g.u), raw(g.delta), raw(g.delta_bias), raw(g.a), raw(g.b), raw(g.c), raw(g.d), raw(z)];
+        for (parent, grad) in ops.parents.into_iter().zip(grads_in) {
+            if let Some(node) = parent {
+                grads.register::<CubeBackend>(node.id, grad);
+            }
+        }
+    }
+}
+
+/// The gated scan with gradients, for a wgpu autodiff device with checkpoint strategy `C`.
+pub fn selective_scan_autodiff<C: CheckpointStrategy>(x: ScanInputs) -> Tensor<3>
+where
+    DispatchTensor: DispatchKindConversion<Ad<C>>,
+{
+    let z = x.z.expect("the autodiff kernel path is the gated scan");
+    let u = x.u.try_into_primitive::<Ad<C>>().expect("u on the autodiff device");
+    let delta = x.delta.try_into_primitive::<Ad<C>>().expect("delta on the autodiff device");
+    let delta_bias = x.delta_bias.try_into_primitive::<Ad<C>>().expect("delta_bias on the autodiff device");
+    let a = x.a.try_into_primitive::<Ad<C>>().expect("A on the autodiff device");
+    let b = x.b.try_into_primitive::<Ad<C>>().expect("B on the autodiff device");
+    let c = x.c.try_into_primitive::<Ad<C>>().expect("C on the autodiff device");
+    let d = x.d.try_into_primitive::<Ad<C>>().expect("D on the autodiff device");
+    let z = z.try_into_primitive::<Ad<C>>().expect("z on the autodiff device");
+    let guards = [u.node(), delta.node(), delta_bias.node(), a.node(), b.node(), c.node(), d.node(), z.node()];
+    let inputs = [
+        u.into_primitive(),
+        delta.into_primitive(),
+        delta_bias.into_primitive(),
+        a.into_primitive(),
+        b.into_primitive(),
+        c.into_primitive(),
+        d.into_primitive(),
+        z.into_primitive(),
+    ];
+    let n = inputs[3].meta.shape()[1];
+    let run = |inputs: &[CubeTensor; 8], chunk_len: Option<usize>| {
+        let [u, delta, delta_bias, a, b, c, d, z] = inputs.clone();
+        let x = ScanInputs {
+            u: plain(u),
+            delta: plain(delta),
+            delta_bias: plain(delta_bias),
+            a: plain(a),
+            b: plain(b),
+            c: plain(c),
+            d: plain(d),
+            z: Some(plain(z)),
+        };
+        forward(x, &ScanOptions { chunk_len, poison: false })
+    };
+    let out = match ScanBackward.prepare::<C>(guards).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => {
+            // the training plan: chunks of the backward's length, their start states kept
+            let fwd = run(&inputs, Some(backward_chunk_len(n)));
+            let saved = Saved { chunk_states: fwd.chunk_states.map(raw), inputs };
+            prep.finish(saved, raw(fwd.out))
+        }
+        OpsKind::UnTracked(prep) => prep.finish(raw(run(&inputs, None).out)),
+    };
+    Tensor::<3>::from_primitive::<Ad<C>>(out)
+}
