@@ -12,10 +12,10 @@ case "${1:-}" in
   prepare)
     . scripts/env.sh
     cargo build --release --locked --example bench_scan
-    cargo test --release --locked --no-run --test selective_scan --test parity 2>&1 | tee /tmp/rankmamba-testbins.txt
+    cargo test --release --locked --no-run --test selective_scan --test parity --test model_grad 2>&1 | tee /tmp/rankmamba-testbins.txt
     rm -rf .device && mkdir -p .device
     cp "$CARGO_TARGET_DIR/release/examples/bench_scan" .device/
-    for t in selective_scan parity; do
+    for t in selective_scan parity model_grad; do
       bin=$(grep -o "target/release/deps/${t}-[0-9a-f]*" /tmp/rankmamba-testbins.txt | tail -1)
       cp "$CARGO_TARGET_DIR/release/deps/$(basename "$bin")" ".device/test_$t"
     done
@@ -35,6 +35,7 @@ case "${1:-}" in
     if [ "${TESTS:-1}" = 1 ]; then
       /tmp/bin/test_selective_scan --test-threads 1 2>&1 | tee "$out/test_selective_scan.txt"
       /tmp/bin/test_parity --test-threads 1 2>&1 | tee "$out/test_parity.txt"
+      /tmp/bin/test_model_grad 2>&1 | tee "$out/test_model_grad.txt"
     fi
     /tmp/bin/bench_scan --iters "${ITERS:-20}" --shapes "${SHAPES:-train,infer,long}" 2>&1 | tee "$out/bench_scan.txt"
     ;;

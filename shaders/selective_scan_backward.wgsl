@@ -12,6 +12,9 @@
 // (batch, len, d_inner, N) state tensor never exists. The across-channel sums dB, dC are reduced
 // over each subgroup (consecutive channels) and written per subgroup; the host sums the groups.
 //
+// A workgroup holds consecutive channels of one sequence, which share B_t and C_t: each
+// chunk's B and C rows are staged in workgroup memory once.
+//
 // Template constants: WG (workgroup size), N (state size), T (chunk length), HAS_Z.
 
 const WG: u32 = {{ wg }}u;
@@ -42,6 +45,8 @@ struct Params {
 @group(0) @binding(8) var<storage, read_write> dbc: array<f32>;    // (batch, len, n_groups, 2N): partial dB | dC
 @group(0) @binding(9) var<storage, read_write> dchan: array<f32>;  // (batch, d_inner, N + 2): dA | dD | dbias per sequence
 @group(0) @binding(10) var<uniform> p: Params;
+
+var<workgroup> bc_tile: array<f32, T * 2u * N>; // (T, 2N): B_t | C_t of the current chunk
 
 @compute @workgroup_size(WG, 1, 1)
 fn main(
@@ -82,6 +87,14 @@ fn main(
         let steps = min(T, p.len - t0);
         let sidx = ((b * p.n_chunks + k) * E + ec) * 2u * N;
         for (var n = 0u; n < N; n++) { h[n] = states[sidx + n]; }
+        workgroupBarrier();
+        for (var j = lid.x; j < steps * 2u * N; j += WG) {
+            let r = j / (2u * N);
+            let col = j % (2u * N);
+            let src_col = select(p.c_offset + col - N, col, col < N);
+            bc_tile[j] = bc[(b * p.len + t0 + r) * p.bc_stride + src_col];
+        }
+        workgroupBarrier();
         // recompute the chunk forwards, keeping h_{t−1}
         for (var r = 0u; r < steps; r++) {
             let t = t0 + r;
@@ -89,10 +102,9 @@ fn main(
             let v = delta[i] + bias;
             let dt = select(log(1.0 + exp(v)), v, v > 20.0);
             let du = dt * u[i];
-            let row = (b * p.len + t) * p.bc_stride;
             for (var n = 0u; n < N; n++) {
                 hist[r * N + n] = h[n];
-                h[n] = exp2(dt * a[n] * LOG2E) * h[n] + du * bc[row + n];
+                h[n] = exp2(dt * a[n] * LOG2E) * h[n] + du * bc_tile[r * 2u * N + n];
             }
         }
         // and walk it backwards
@@ -104,15 +116,13 @@ fn main(
             let v = delta[i] + bias;
             let dt = select(log(1.0 + exp(v)), v, v > 20.0);
             let sig_v = 1.0 / (1.0 + exp(-v));
-            let row = (b * p.len + t) * p.bc_stride;
+            let row = r * 2u * N;
             let go = dout[i] * w;
             // y_t (ungated) needs h_t: one step from the stored h_{t−1}
             var y = dd * ut;
-            var at: array<f32, N>;
             for (var n = 0u; n < N; n++) {
-                at[n] = exp2(dt * a[n] * LOG2E);
-                h[n] = at[n] * hist[r * N + n] + dt * ut * bc[row + n];
-                y += bc[row + p.c_offset + n] * h[n];
+                h[n] = exp2(dt * a[n] * LOG2E) * hist[r * N + n] + dt * ut * bc_tile[row + n];
+                y += bc_tile[row + N + n] * h[n];
             }
             var dy = go;
             var dz = 0.0;
@@ -126,13 +136,14 @@ fn main(
             var ddt = 0.0;
             let out_row = ((b * p.len + t) * p.n_groups + group) * 2u * N;
             for (var n = 0u; n < N; n++) {
-                let bn = bc[row + n];
-                let g = bc[row + p.c_offset + n] * dy + ga[n];
+                let bn = bc_tile[row + n];
+                let g = bc_tile[row + N + n] * dy + ga[n];
                 let hp = hist[r * N + n];
+                let at = exp2(dt * a[n] * LOG2E);
                 du += g * dt * bn;
-                ddt += g * (bn * ut + a[n] * at[n] * hp);
-                da[n] += g * dt * at[n] * hp;
-                ga[n] = at[n] * g;
+                ddt += g * (bn * ut + a[n] * at * hp);
+                da[n] += g * dt * at * hp;
+                ga[n] = at * g;
                 // across-channel sums: one value per subgroup
                 let sb = subgroupAdd(g * dt * ut);
                 let sc = subgroupAdd(dy * h[n]);

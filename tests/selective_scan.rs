@@ -118,7 +118,7 @@ fn backward_kernel_matches_f64() {
         let want = host.backward_f64(&dout);
         let fwd = forward(host.to_inputs(&dev), &ScanOptions { chunk_len: Some(backward_chunk_len(n)), poison: true });
         let dout_t = Tensor::<3>::from_data(TensorData::new(dout, [b, l, e]), &dev);
-        let g = backward(host.to_inputs(&dev), fwd.chunk_states, dout_t);
+        let g = backward(host.to_inputs(&dev), fwd.chunk_states, dout_t, backward_chunk_len(n));
         let got = [
             ("u", vec_of(g.u)),
             ("delta", vec_of(g.delta)),

@@ -277,13 +277,12 @@ pub struct ScanGrads {
 }
 
 /// The backward pass. `x` are the forward inputs, `chunk_states` what the forward with
-/// `chunk_len = backward_chunk_len(N)` saved (`None` if it had a single chunk), `dout` the
-/// gradient of the output. Needs subgroup operations ([`crate::device::wgpu_has_subgroups`]).
-pub fn backward(x: ScanInputs, chunk_states: Option<Tensor<4>>, dout: Tensor<3>) -> ScanGrads {
+/// `chunk_len = t` saved (`None` if it had a single chunk), `dout` the gradient of the output.
+/// Needs subgroup operations ([`crate::device::wgpu_has_subgroups`]).
+pub fn backward(x: ScanInputs, chunk_states: Option<Tensor<4>>, dout: Tensor<3>, t: usize) -> ScanGrads {
     let [batch, len, d_inner] = x.u.dims();
     let n = x.a.dims()[1];
     let device = x.u.device();
-    let t = backward_chunk_len(n);
     let n_chunks = len.max(1).div_ceil(t);
     let states = chunk_states.unwrap_or_else(|| Tensor::<4>::zeros([batch, n_chunks, d_inner, 2 * n], &device));
     assert_eq!(states.dims(), [batch, n_chunks, d_inner, 2 * n], "chunk states of a plan with chunk length {t}");
