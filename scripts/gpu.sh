@@ -38,6 +38,18 @@ case "${1:-}" in
       /tmp/bin/test_model_grad 2>&1 | tee "$out/test_model_grad.txt"
     fi
     /tmp/bin/bench_scan --iters "${ITERS:-20}" --shapes "${SHAPES:-train,infer,long}" 2>&1 | tee "$out/bench_scan.txt"
+    # the machine's copy bandwidth through CUDA, in the same run, as the reference ceiling
+    python3 - <<'PY' 2>&1 | tee "$out/cuda_copy.txt" || true
+import torch
+x = torch.empty(2**28, device="cuda"); y = torch.empty_like(x)
+for _ in range(3): y.copy_(x)
+s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+ts = []
+for _ in range(20):
+    s.record(); y.copy_(x); e.record(); torch.cuda.synchronize(); ts.append(s.elapsed_time(e) / 1e3)
+ts.sort()
+print(f"CUDA device-to-device copy (torch, 1 GiB, read + write): {2 * x.numel() * 4 / ts[len(ts) // 2] / 1e9:.1f} GB/s")
+PY
     ;;
   *) echo "usage: $0 prepare|run" >&2; exit 2 ;;
 esac

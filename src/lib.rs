@@ -14,8 +14,10 @@
 //!
 //! Layout: [`models`] (one file per architecture), [`ops`] (tensor ops with their reference
 //! implementations), [`loader`] (checkpoint files), [`tokenizer`] (the input template),
-//! [`reranker`] (the public API), [`device`] (backend choice).
+//! [`reranker`] (the public API), [`device`] (backend choice), `cli` (the `rankmamba` binary).
 
+#[cfg(not(target_family = "wasm"))]
+pub mod cli;
 pub mod device;
 pub mod error;
 pub mod loader;

@@ -1,0 +1,251 @@
+//! The `rankmamba` command line (native only): score and rerank with Mamba rerankers, convert
+//! PyTorch checkpoints. Results go to stdout (JSON lines); progress and warnings to stderr.
+
+use crate::loader::pytorch;
+use crate::{DeviceChoice, Error, Mode, Reranker, RerankerOptions, Result};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "rankmamba", version, about = "Document reranking with Mamba (selective state-space) models")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Score (query, document) pairs from a JSONL file; prints {"score": ..} per line, same order.
+    Score {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// JSONL file, one {"query": "...", "document": "..."} per line ("-" for stdin).
+        #[arg(long)]
+        input: PathBuf,
+    },
+    /// Rerank documents for one query; prints {"rank", "index", "id", "score"} per line, best first.
+    Rerank {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// The query text.
+        #[arg(long)]
+        query: String,
+        /// Documents: JSONL with {"id": .., "text": ".."} per line, or plain text, one per line.
+        #[arg(long)]
+        docs: PathBuf,
+        /// Keep only the best N.
+        #[arg(long)]
+        top_k: Option<usize>,
+        /// Output format.
+        #[arg(long, default_value = "jsonl", value_parser = ["jsonl", "table"])]
+        format: String,
+    },
+    /// Convert a PyTorch checkpoint (pytorch_model.bin, zip pickle) to model.safetensors.
+    /// The pickle is read by a restricted parser: no pickle code is executed.
+    Convert {
+        /// A pytorch_model.bin (or .pt) file, or a directory holding pytorch_model.bin.
+        #[arg(long)]
+        input: PathBuf,
+        /// Output directory (Hugging Face layout); config.json and tokenizer files beside the
+        /// input are copied along.
+        #[arg(long)]
+        output: PathBuf,
+        /// Replace an existing model.safetensors.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Args)]
+struct ModelArgs {
+    /// Checkpoint directory: config.json, model.safetensors (or its shard index), tokenizer.json.
+    #[arg(long)]
+    model: PathBuf,
+    /// Where to run: cpu (burn's Rust CPU backend) or wgpu (Vulkan).
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Maximum sequence length; documents keep max_length - 50 tokens.
+    #[arg(long, default_value_t = 512)]
+    max_length: usize,
+    /// Sequences per forward pass.
+    #[arg(long, default_value_t = 16)]
+    batch_size: usize,
+    /// `exact` (default: scores independent of the batch) or `rankmamba-v1` (reproduce the
+    /// released evaluation code: "[query]" prefix, 718-token documents, left padding with id 0).
+    #[arg(long, default_value = "exact")]
+    compat: String,
+}
+
+impl ModelArgs {
+    fn load(&self) -> Result<Reranker> {
+        let device: DeviceChoice = self.device.parse()?;
+        let options = RerankerOptions { max_length: self.max_length, batch_size: self.batch_size, mode: self.compat.parse::<Mode>()? };
+        let ranker = Reranker::load_with(&self.model, device, options)?;
+        for w in ranker.warnings() {
+            eprintln!("warning: {w}");
+        }
+        Ok(ranker)
+    }
+}
+
+/// Parse the process arguments and run; the exit code says whether it worked.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Score { model, input } => {
+            let pairs = read_pairs(&input)?;
+            let ranker = model.load()?;
+            let refs: Vec<(&str, &str)> = pairs.iter().map(|(q, d)| (q.as_str(), d.as_str())).collect();
+            let bar = progress(refs.len());
+            let scores = ranker.score_pairs(&refs, &mut |n| bar.set_position(n as u64))?;
+            bar.finish_and_clear();
+            let mut out = std::io::stdout().lock();
+            for s in scores {
+                writeln!(out, "{}", json!({ "score": s })).map_err(stdout_err)?;
+            }
+            Ok(())
+        }
+        Command::Rerank { model, query, docs, top_k, format } => {
+            let docs = read_docs(&docs)?;
+            let ranker = model.load()?;
+            let texts: Vec<&str> = docs.iter().map(|(_, t)| t.as_str()).collect();
+            let pairs: Vec<(&str, &str)> = texts.iter().map(|d| (query.as_str(), *d)).collect();
+            if query.trim().is_empty() {
+                return Err(Error::Input("--query is empty".into()));
+            }
+            let bar = progress(pairs.len());
+            let scores = ranker.score_pairs(&pairs, &mut |n| bar.set_position(n as u64))?;
+            bar.finish_and_clear();
+            let ranked = crate::rank_scores(&scores, top_k);
+            let mut out = std::io::stdout().lock();
+            if format == "table" {
+                writeln!(out, "{:>4}  {:>5}  {:>10}  {:<12}  text", "rank", "index", "score", "id").map_err(stdout_err)?;
+                for (r, x) in ranked.iter().enumerate() {
+                    let (id, text) = &docs[x.index];
+                    let id = match id {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    writeln!(out, "{:>4}  {:>5}  {:>10.5}  {:<12}  {}", r + 1, x.index, x.score, id, preview(text, 60)).map_err(stdout_err)?;
+                }
+            } else {
+                for (r, x) in ranked.iter().enumerate() {
+                    let line = json!({"rank": r + 1, "index": x.index, "id": docs[x.index].0, "score": x.score});
+                    writeln!(out, "{line}").map_err(stdout_err)?;
+                }
+            }
+            Ok(())
+        }
+        Command::Convert { input, output, force } => {
+            let report = pytorch::convert(&input, &output, force)?;
+            for w in &report.warnings {
+                eprintln!("warning: {w}");
+            }
+            eprintln!(
+                "wrote {} ({} tensors, {} bytes); copied: {}",
+                report.output.display(),
+                report.tensors,
+                report.bytes,
+                if report.copied.is_empty() { "nothing".to_string() } else { report.copied.join(", ") }
+            );
+            Ok(())
+        }
+    }
+}
+
+fn stdout_err(e: std::io::Error) -> Error {
+    Error::io(Path::new("<stdout>"), e)
+}
+
+fn progress(n: usize) -> ProgressBar {
+    let bar = ProgressBar::new(n as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} scoring {pos}/{len} [{elapsed_precise}] {bar:30} {per_sec} eta {eta}")
+            .expect("static template"),
+    );
+    bar
+}
+
+fn preview(s: &str, n: usize) -> String {
+    let flat: String = s.chars().map(|c| if c.is_whitespace() { ' ' } else { c }).collect();
+    if flat.chars().count() <= n { flat } else { format!("{}…", flat.chars().take(n).collect::<String>()) }
+}
+
+fn open_lines(path: &Path) -> Result<Box<dyn BufRead>> {
+    if path == Path::new("-") {
+        return Ok(Box::new(BufReader::new(std::io::stdin())));
+    }
+    let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    Ok(Box::new(BufReader::new(f)))
+}
+
+fn line_err(path: &Path, line: usize, msg: impl Into<String>) -> Error {
+    Error::Line { path: path.to_path_buf(), line, msg: msg.into() }
+}
+
+/// `{"query": .., "document": ..}` per line; blank lines are skipped, everything else must parse.
+fn read_pairs(path: &Path) -> Result<Vec<(String, String)>> {
+    let mut pairs = Vec::new();
+    for (i, line) in open_lines(path)?.lines().enumerate() {
+        let line = line.map_err(|e| Error::io(path, e))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let v: Value = serde_json::from_str(&line).map_err(|e| line_err(path, i + 1, format!("invalid JSON: {e}")))?;
+        let field = |k: &str| -> Result<String> {
+            match v.get(k) {
+                Some(Value::String(s)) => Ok(s.clone()),
+                Some(other) => Err(line_err(path, i + 1, format!("`{k}` must be a string, found {other}"))),
+                None => Err(line_err(path, i + 1, format!("missing field `{k}` (expected {{\"query\": ..., \"document\": ...}})"))),
+            }
+        };
+        let (q, d) = (field("query")?, field("document")?);
+        if q.trim().is_empty() {
+            return Err(line_err(path, i + 1, "the query is empty"));
+        }
+        pairs.push((q, d));
+    }
+    Ok(pairs)
+}
+
+/// JSONL `{"id", "text"}` if the first non-blank line is a JSON object, else one document per line.
+fn read_docs(path: &Path) -> Result<Vec<(Value, String)>> {
+    let lines: Vec<String> = open_lines(path)?.lines().collect::<std::io::Result<_>>().map_err(|e| Error::io(path, e))?;
+    let jsonl = lines
+        .iter()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| matches!(serde_json::from_str::<Value>(l), Ok(Value::Object(_))))
+        .unwrap_or(false);
+    let mut docs = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        if jsonl {
+            let v: Value = serde_json::from_str(line).map_err(|e| line_err(path, i + 1, format!("invalid JSON: {e}")))?;
+            let text = match v.get("text") {
+                Some(Value::String(s)) => s.clone(),
+                _ => return Err(line_err(path, i + 1, "missing string field `text` (expected {\"id\": ..., \"text\": ...})")),
+            };
+            let id = v.get("id").cloned().unwrap_or(json!(docs.len()));
+            docs.push((id, text));
+        } else {
+            docs.push((json!(docs.len()), line.clone()));
+        }
+    }
+    Ok(docs)
+}
