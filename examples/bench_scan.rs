@@ -151,7 +151,7 @@ fn main() {
         }
         let chunk = arg("--bwd-chunk").and_then(|s| s.parse().ok()).unwrap_or(backward_chunk_len(n));
         let dout = r3([b, l, e], -1.0, 1.0);
-        let train = ScanOptions { chunk_len: Some(chunk), poison: false };
+        let train = ScanOptions { chunk_len: Some(chunk), poison: false, ..Default::default() };
         let tplan = forward(inputs(), &train).plan;
         let secs_f = time(iters, || forward(inputs(), &train).out);
         let states = (b * tplan.n_chunks * e * 2 * n) as f64 * 4.0;

@@ -13,7 +13,10 @@
 // MODE 1 (summary): scan the chunk from zero and write its end state and its total decay
 //   exp(A·ΣΔ) to `states[b, k, e, 0..2N]`; `out` is not written.
 //
-// Template constants (set in Rust from the device limits and the shape): WG, N, TILE, MODE, HAS_Z.
+// Template constants (set in Rust from the device limits and the shape): WG, N, TILE, MODE, HAS_Z;
+// and the storage format of u, Δ, z: f32, f16 (adapters with shader-f16), or f16 pairs packed
+// in u32 words (`unpack2x16float`, for adapters without it): `in_ty` and the `load_*` bodies.
+{{ enable_f16 }}
 
 const WG: u32 = {{ wg }}u;
 const N: u32 = {{ n }}u;
@@ -34,9 +37,9 @@ struct Params {
 
 // Every storage binding is read_write: burn packs tensors into shared pages, and a read-only
 // binding beside a writable one of the same page is a usage conflict.
-@group(0) @binding(0) var<storage, read_write> u: array<f32>;      // (batch, len, d_inner), post-conv SiLU
-@group(0) @binding(1) var<storage, read_write> delta: array<f32>;  // (batch, len, d_inner), before bias and softplus
-@group(0) @binding(2) var<storage, read_write> z: array<f32>;      // (batch, len, d_inner); 1 dummy element when !HAS_Z
+@group(0) @binding(0) var<storage, read_write> u: array<{{ in_ty }}>;      // (batch, len, d_inner), post-conv SiLU
+@group(0) @binding(1) var<storage, read_write> delta: array<{{ in_ty }}>;  // (batch, len, d_inner), before bias and softplus
+@group(0) @binding(2) var<storage, read_write> z: array<{{ in_ty }}>;      // (batch, len, d_inner); 1 dummy element when !HAS_Z
 @group(0) @binding(3) var<storage, read_write> bc: array<f32>;     // (batch, len, bc_stride): B_t at 0.., C_t at c_offset..
 @group(0) @binding(4) var<storage, read_write> chan: array<f32>;   // A (d_inner, N) | D (d_inner) | delta_bias (d_inner)
 @group(0) @binding(5) var<storage, read_write> states: array<f32>; // (batch, n_chunks, d_inner, 2N): [h | decay]
@@ -44,6 +47,10 @@ struct Params {
 @group(0) @binding(7) var<uniform> p: Params;
 
 var<workgroup> bc_tile: array<f32, TILE * 2u * N>; // (TILE, 2N): B_t | C_t of this sequence
+
+fn load_u(i: u32) -> f32 { return {{ load_u }}; }
+fn load_delta(i: u32) -> f32 { return {{ load_delta }}; }
+fn load_z(i: u32) -> f32 { return {{ load_z }}; }
 
 fn softplus(v: f32) -> f32 {
     if (v > 20.0) { return v; }
@@ -90,8 +97,8 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
         if (live) {
             for (var r = 0u; r < steps; r++) {
                 let i = (b * p.len + tt + r) * E + e;
-                let ut = u[i];
-                let dt = softplus(delta[i] + bias);
+                let ut = load_u(i);
+                let dt = softplus(load_delta(i) + bias);
                 let du = dt * ut;
                 var y = 0.0;
                 for (var n = 0u; n < N; n++) {
@@ -102,7 +109,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
                 if (MODE == 0u) {
                     y += dd * ut;
                     if (HAS_Z) {
-                        let zt = z[i];
+                        let zt = load_z(i);
                         y *= zt / (1.0 + exp(-zt));
                     }
                     out[i] = y;

@@ -2,6 +2,7 @@
 //! (Vulkan natively, WebGPU in the browser).
 
 use crate::error::{Error, Result};
+#[cfg(not(target_family = "wasm"))]
 use burn::tensor::Device;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -57,16 +58,24 @@ pub fn wgpu_setup() -> Result<(Device, burn::tensor::wgpu::WgpuSetup)> {
 }
 
 /// Whether the wgpu device runs subgroup operations (the WGSL scan backward needs them).
-/// False if the wgpu runtime was not set up through [`wgpu_setup`].
+/// False if the wgpu runtime was not set up through [`wgpu_setup`] (and in the browser build).
 pub fn wgpu_has_subgroups() -> bool {
+    wgpu_has(|f| f.contains(burn::tensor::wgpu::wgpu::Features::SUBGROUP))
+}
+
+/// Whether WGSL may use `f16` storage (`shader-f16`); else f16 data is read as packed u32.
+pub fn wgpu_has_shader_f16() -> bool {
+    wgpu_has(|f| f.contains(burn::tensor::wgpu::wgpu::Features::SHADER_F16))
+}
+
+fn wgpu_has(check: impl Fn(burn::tensor::wgpu::wgpu::Features) -> bool) -> bool {
     #[cfg(not(target_family = "wasm"))]
     {
-        wgpu_setup()
-            .map(|(_, s)| s.device.features().contains(burn::tensor::wgpu::wgpu::Features::SUBGROUP))
-            .unwrap_or(false)
+        wgpu_setup().map(|(_, s)| check(s.device.features())).unwrap_or(false)
     }
     #[cfg(target_family = "wasm")]
     {
+        let _ = check;
         false
     }
 }

@@ -1,5 +1,6 @@
 //! The public reranking API: load a checkpoint directory, score (query, document) pairs, rank.
 
+#[cfg(not(target_family = "wasm"))]
 use crate::device::DeviceChoice;
 use crate::error::{Error, Result};
 use crate::loader::{read_json, TensorSet};

@@ -25,7 +25,7 @@ fn check(device: &burn::tensor::Device, shape: (usize, usize, usize, usize), wit
     let s = seed();
     let host = HostScan::random(b, l, e, n, with_z, s);
     let want = host.forward_f64();
-    let got = forward(host.to_inputs(device), &ScanOptions { chunk_len, poison: true });
+    let got = forward(host.to_inputs(device), &ScanOptions { chunk_len, poison: true, ..Default::default() });
     let plan = got.plan;
     let out = got.out.into_data().try_to_vec::<f32>().unwrap();
     let err = relative_error(&out, &want);
@@ -58,6 +58,38 @@ fn chunked_plans_match_f64() {
     let Some(dev) = wgpu() else { return };
     for (shape, chunk) in [((3, 130, 48, 16), 7), ((3, 130, 48, 16), 64), ((17, 7, 5, 16), 3), ((1, 1000, 1536, 16), 128), ((2, 9, 5, 4), 1)] {
         check(&dev, shape, true, Some(chunk));
+    }
+}
+
+/// u, Δ, z stored as f16: read natively (`shader-f16`) and as packed u32 words; against f64 on
+/// the same f16-rounded values.
+#[test]
+fn forward_reads_f16_inputs() {
+    use burn::tensor::DType;
+    use rankmamba::ops::selective_scan::wgpu::InputFormat;
+    let Some(dev) = wgpu() else { return };
+    let mut formats = vec![InputFormat::PackedF16];
+    if rankmamba::device::wgpu_has_shader_f16() {
+        formats.push(InputFormat::F16);
+    }
+    for format in formats {
+        for ((b, l, e, n), z, chunk) in [((1, 1, 5, 1), true, None), ((3, 7, 5, 16), false, None), ((2, 130, 48, 4), true, Some(33))] {
+            let s = seed();
+            let mut host = HostScan::random(b, l, e, n, z, s);
+            let round = |v: &mut Vec<f32>| v.iter_mut().for_each(|x| *x = half::f16::from_f32(*x).to_f32());
+            round(&mut host.u);
+            round(&mut host.delta);
+            if let Some(z) = host.z.as_mut() {
+                round(z);
+            }
+            let mut x = host.to_inputs(&dev);
+            x.u = x.u.cast(DType::F16);
+            x.delta = x.delta.cast(DType::F16);
+            x.z = x.z.map(|z| z.cast(DType::F16));
+            let out = forward(x, &ScanOptions { chunk_len: chunk, poison: true, f16_format: Some(format) });
+            let err = relative_error(&out.out.into_data().try_to_vec::<f32>().unwrap(), &host.forward_f64());
+            assert!(err <= TOL, "{format:?} ({b}, {l}, {e}, {n}) z {z}: relative error {err:e} (seed {s})");
+        }
     }
 }
 
@@ -116,7 +148,7 @@ fn backward_kernel_matches_f64() {
         let host = HostScan::random(b, l, e, n, true, s);
         let dout = HostScan::random(b, l, e, 1, false, s ^ 1).u; // any (batch, len, d_inner) values
         let want = host.backward_f64(&dout);
-        let fwd = forward(host.to_inputs(&dev), &ScanOptions { chunk_len: Some(backward_chunk_len(n)), poison: true });
+        let fwd = forward(host.to_inputs(&dev), &ScanOptions { chunk_len: Some(backward_chunk_len(n)), poison: true, ..Default::default() });
         let dout_t = Tensor::<3>::from_data(TensorData::new(dout, [b, l, e]), &dev);
         let g = backward(host.to_inputs(&dev), fwd.chunk_states, dout_t, backward_chunk_len(n));
         let got = [

@@ -1,7 +1,7 @@
 //! The WGSL selective scan in the browser: headless Chromium's WebGPU (SwiftShader), small
 //! shapes, fresh random inputs, NaN-poisoned outputs; gradients through `selective_scan` under
 //! autodiff there (the reference path: the WGSL backward needs subgroups, which the browser
-//! build does not enable). Run with `bash scripts/test-wasm.sh`.
+//! build does not enable); f16 inputs read as packed u32. Run with `bash scripts/test-wasm.sh`.
 #![cfg(target_family = "wasm")]
 
 use burn::tensor::{Device, Tensor, TensorData};
@@ -40,10 +40,36 @@ async fn forward_matches_f64_on_webgpu() {
     for ((b, l, e, n), z, chunk) in [((1, 1, 5, 1), false, None), ((3, 7, 5, 16), true, None), ((2, 40, 48, 4), true, Some(7)), ((1, 130, 9, 16), false, Some(64))] {
         let s = seed();
         let host = HostScan::random(b, l, e, n, z, s);
-        let out = forward(host.to_inputs(&dev), &ScanOptions { chunk_len: chunk, poison: true });
+        let out = forward(host.to_inputs(&dev), &ScanOptions { chunk_len: chunk, poison: true, ..Default::default() });
         let err = relative_error(&read(out.out).await, &host.forward_f64());
         assert!(err <= 1e-4, "({b}, {l}, {e}, {n}) z {z} chunk {chunk:?}: relative error {err:e} (seed {s})");
     }
+}
+
+/// f16 inputs: SwiftShader has no `shader-f16`, so the kernel reads them packed in u32 words.
+#[wasm_bindgen_test]
+async fn forward_reads_packed_f16_on_webgpu() {
+    use burn::tensor::DType;
+    let dev = device().await;
+    let s = seed();
+    let (b, l, e, n) = (3, 7, 5, 16); // an odd element count: bindings are padded to whole words
+    let mut host = HostScan::random(b, l, e, n, true, s);
+    for v in [&mut host.u, &mut host.delta, host.z.as_mut().unwrap()] {
+        v.iter_mut().for_each(|x| *x = half::f16::from_f32(*x).to_f32());
+    }
+    // f16 tensors from host bytes: without shader-f16 no burn kernel may touch them
+    let h16 = |v: &Vec<f32>| {
+        let v16: Vec<half::f16> = v.iter().map(|x| half::f16::from_f32(*x)).collect();
+        Tensor::<3>::from_data(TensorData::new(v16, [b, l, e]), (&dev, DType::F16))
+    };
+    let mut x = host.to_inputs(&dev);
+    x.u = h16(&host.u);
+    x.delta = h16(&host.delta);
+    x.z = Some(h16(host.z.as_ref().unwrap()));
+    assert_eq!(x.u.dtype(), DType::F16);
+    let out = forward(x, &ScanOptions { poison: true, ..Default::default() });
+    let err = relative_error(&read(out.out).await, &host.forward_f64());
+    assert!(err <= 1e-4, "packed f16: relative error {err:e} (seed {s})");
 }
 
 #[wasm_bindgen_test]

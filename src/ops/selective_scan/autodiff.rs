@@ -98,7 +98,7 @@ where
             d: plain(d),
             z: Some(plain(z)),
         };
-        forward(x, &ScanOptions { chunk_len, poison: false })
+        forward(x, &ScanOptions { chunk_len, poison: false, ..Default::default() })
     };
     let out = match ScanBackward.prepare::<C>(guards).compute_bound().stateful() {
         OpsKind::Tracked(prep) => {

@@ -12,7 +12,7 @@ use burn::backend::wgpu::{into_contiguous, CubeBackend, CubeDim, CubeTensor, Ker
 use burn::backend::{CubeDevice, DispatchDevice};
 use burn::cubecl::prelude::{CubeCount, ExecutionMode, KernelId};
 use burn::cubecl::server::{KernelArguments, MetadataBindingInfo};
-use burn::tensor::{DType, Device, Shape, Tensor};
+use burn::tensor::{DType, Device, Shape, Tensor, TensorData};
 
 const SCAN_WGSL: &str = include_str!("../../../shaders/selective_scan.wgsl");
 const CHUNKS_WGSL: &str = include_str!("../../../shaders/selective_scan_chunks.wgsl");
@@ -34,6 +34,38 @@ pub struct ScanOptions {
     pub chunk_len: Option<usize>,
     /// Fill the output with NaN before the launch, so unwritten elements fail a comparison.
     pub poison: bool,
+    /// For f16 inputs: force native `f16` or packed-u32 loads (else chosen from the adapter).
+    pub f16_format: Option<InputFormat>,
+}
+
+/// How the kernel reads u, Δ and z.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InputFormat {
+    F32,
+    /// `array<f16>`: needs the adapter's `shader-f16`.
+    F16,
+    /// f16 pairs in `array<u32>`, unpacked with `unpack2x16float`: any adapter.
+    PackedF16,
+}
+
+impl InputFormat {
+    fn register(self, t: SourceTemplate) -> SourceTemplate {
+        let (enable, ty) = match self {
+            InputFormat::F32 => ("", "f32"),
+            InputFormat::F16 => ("enable f16;", "f16"),
+            InputFormat::PackedF16 => ("", "u32"),
+        };
+        let load = |buf: &str| match self {
+            InputFormat::F32 => format!("{buf}[i]"),
+            InputFormat::F16 => format!("f32({buf}[i])"),
+            InputFormat::PackedF16 => format!("unpack2x16float({buf}[i >> 1u])[i & 1u]"),
+        };
+        t.register("enable_f16", enable)
+            .register("in_ty", ty)
+            .register("load_u", load("u"))
+            .register("load_delta", load("delta"))
+            .register("load_z", load("z"))
+    }
 }
 
 /// How one scan is laid out on the device.
@@ -90,11 +122,13 @@ struct ScanKernel {
     tile: u32,
     mode: u32,
     has_z: bool,
+    format: InputFormat,
 }
 
 impl KernelSource for ScanKernel {
     fn source(&self) -> SourceTemplate {
-        SourceTemplate::new(SCAN_WGSL)
+        self.format
+            .register(SourceTemplate::new(SCAN_WGSL))
             .register("wg", self.workgroup.to_string())
             .register("n", self.n.to_string())
             .register("tile", self.tile.to_string())
@@ -102,7 +136,7 @@ impl KernelSource for ScanKernel {
             .register("has_z", self.has_z.to_string())
     }
     fn id(&self) -> KernelId {
-        kernel_id::<Self>().info((self.workgroup, self.n, self.tile, self.mode, self.has_z))
+        kernel_id::<Self>().info((self.workgroup, self.n, self.tile, self.mode, self.has_z, self.format))
     }
     fn lang(&self) -> &'static str {
         "wgsl"
@@ -143,6 +177,12 @@ fn info(words: &[u32]) -> MetadataBindingInfo {
     MetadataBindingInfo::custom(v)
 }
 
+/// `t` in `dtype`, without a kernel when it is already there (adapters without `shader-f16` run
+/// no burn kernel on f16 data: such tensors come straight from host bytes).
+fn as_dtype<const D: usize>(t: Tensor<D>, dtype: DType) -> Tensor<D> {
+    if t.dtype() == dtype { t } else { t.cast(dtype) }
+}
+
 fn cube<const D: usize>(t: Tensor<D>) -> CubeTensor {
     let t = t.try_into_primitive::<CubeBackend>().expect("a float tensor of burn's wgpu backend (no autodiff, no fusion)");
     into_contiguous(t)
@@ -168,8 +208,24 @@ pub fn forward(x: ScanInputs, opts: &ScanOptions) -> ScanOutput {
     let bc = Tensor::cat(vec![x.b, x.c], 2); // (batch, len, 2N)
     let chan = Tensor::cat(vec![x.a.reshape([d_inner * n]), x.d, x.delta_bias], 0); // (E·N + 2E)
     let has_z = x.z.is_some();
-    let z = x.z.unwrap_or_else(|| Tensor::<3>::zeros([1, 1, 1], &device));
-    let (u, delta, z, bc, chan) = (cube(x.u), cube(x.delta), cube(z), cube(bc), cube(chan));
+    // u, Δ, z in f32, or all three in f16 (half the bytes of the kernel's main reads)
+    let format = if x.u.dtype() == DType::F16 {
+        opts.f16_format.filter(|f| *f != InputFormat::F32).unwrap_or(if crate::device::wgpu_has_shader_f16() {
+            InputFormat::F16
+        } else {
+            InputFormat::PackedF16
+        })
+    } else {
+        InputFormat::F32
+    };
+    let dtype = if format == InputFormat::F32 { DType::F32 } else { DType::F16 };
+    // the gate's placeholder when there is none, uploaded in the input dtype (no cast kernel)
+    let z = x.z.unwrap_or_else(|| match dtype {
+        DType::F16 => Tensor::<3>::from_data(TensorData::new(vec![half::f16::ZERO; 2], [1, 1, 2]), (&device, DType::F16)),
+        _ => Tensor::<3>::zeros([1, 1, 1], &device),
+    });
+    let (u, delta, z) = (cube(as_dtype(x.u, dtype)), cube(as_dtype(x.delta, dtype)), cube(as_dtype(z, dtype)));
+    let (bc, chan) = (cube(as_dtype(bc, DType::F32)), cube(as_dtype(chan, DType::F32)));
 
     let client = u.client.clone();
     let props = client.properties();
@@ -215,7 +271,7 @@ pub fn forward(x: ScanInputs, opts: &ScanOptions) -> ScanOutput {
             .with_buffer(states.handle.clone().binding())
             .with_buffer(out.handle.clone().binding())
             .with_info(info(&params));
-        let kernel = ScanKernel { workgroup: plan.workgroup, n: n as u32, tile: plan.tile, mode, has_z };
+        let kernel = ScanKernel { workgroup: plan.workgroup, n: n as u32, tile: plan.tile, mode, has_z, format };
         client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(plan.workgroup))), groups.clone(), args);
     };
     if plan.n_chunks > 1 {
