@@ -158,7 +158,7 @@ fn main() {
         row("forward, training plan", format!("{}×{} wg {}", tplan.n_chunks, tplan.chunk_len, tplan.workgroup), secs_f, bytes + states);
         let secs = time(iters, || {
             let fwd = forward(inputs(), &train);
-            let g = backward(inputs(), fwd.chunk_states, dout.clone(), chunk);
+            let g = backward(inputs(), fwd.chunk_states, dout.clone(), &train);
             g.u
         });
         // + backward: inputs and chunk states again, dout read; du, dΔ, dz, dB/dC partials written

@@ -143,14 +143,14 @@ fn backward_kernel_matches_f64() {
     if !rankmamba::device::wgpu_has_subgroups() {
         panic!("this adapter has no subgroup operations: the WGSL backward cannot run");
     }
-    for (b, l, e, n) in [(1, 1, 5, 1), (3, 2, 48, 4), (2, 7, 5, 16), (3, 130, 48, 16), (1, 1000, 1536, 16), (17, 70, 48, 4)] {
+    for (b, l, e, n) in [(1, 1, 5, 1), (3, 2, 48, 4), (2, 7, 5, 16), (3, 130, 48, 16), (1, 1000, 1536, 16), (17, 70, 48, 4), (1, 5000, 5, 4)] {
         let s = seed();
         let host = HostScan::random(b, l, e, n, true, s);
         let dout = HostScan::random(b, l, e, 1, false, s ^ 1).u; // any (batch, len, d_inner) values
         let want = host.backward_f64(&dout);
         let fwd = forward(host.to_inputs(&dev), &ScanOptions { chunk_len: Some(backward_chunk_len(n)), poison: true, ..Default::default() });
         let dout_t = Tensor::<3>::from_data(TensorData::new(dout, [b, l, e]), &dev);
-        let g = backward(host.to_inputs(&dev), fwd.chunk_states, dout_t, backward_chunk_len(n));
+        let g = backward(host.to_inputs(&dev), fwd.chunk_states, dout_t, &ScanOptions { poison: true, ..Default::default() });
         let got = [
             ("u", vec_of(g.u)),
             ("delta", vec_of(g.delta)),

@@ -47,8 +47,7 @@ impl Backward<CubeBackend, 8> for ScanBackward {
             d: plain(d),
             z: Some(plain(z)),
         };
-        let n = x.a.dims()[1];
-        let g = backward(x, ops.state.chunk_states.map(plain::<4>), dout, backward_chunk_len(n));
+        let g = backward(x, ops.state.chunk_states.map(plain::<4>), dout, &ScanOptions::default());
         let z = g.z.expect("the gated scan has a z gradient");
         let grads_in: [CubeTensor; 8] =
             [raw(g.u), raw(g.delta), raw(g.delta_bias), raw(g.a), raw(g.b), raw(g.c), raw(g.d), raw(z)];

@@ -332,13 +332,16 @@ pub struct ScanGrads {
     pub z: Option<Tensor<3>>,
 }
 
-/// The backward pass. `x` are the forward inputs, `chunk_states` what the forward with
-/// `chunk_len = t` saved (`None` if it had a single chunk), `dout` the gradient of the output.
-/// Needs subgroup operations ([`crate::device::wgpu_has_subgroups`]).
-pub fn backward(x: ScanInputs, chunk_states: Option<Tensor<4>>, dout: Tensor<3>, t: usize) -> ScanGrads {
+/// The backward pass. `x` are the forward inputs, `chunk_states` what the forward with the
+/// same `opts.chunk_len` (default [`backward_chunk_len`]) saved (`None` if it had a single
+/// chunk), `dout` the gradient of the output. With `opts.poison` the per-element gradients start
+/// as NaN, so any element the kernel does not write fails a comparison. Needs subgroup
+/// operations ([`crate::device::wgpu_has_subgroups`]).
+pub fn backward(x: ScanInputs, chunk_states: Option<Tensor<4>>, dout: Tensor<3>, opts: &ScanOptions) -> ScanGrads {
     let [batch, len, d_inner] = x.u.dims();
     let n = x.a.dims()[1];
     let device = x.u.device();
+    let t = opts.chunk_len.unwrap_or(backward_chunk_len(n));
     let n_chunks = len.max(1).div_ceil(t);
     let states = chunk_states.unwrap_or_else(|| Tensor::<4>::zeros([batch, n_chunks, d_inner, 2 * n], &device));
     assert_eq!(states.dims(), [batch, n_chunks, d_inner, 2 * n], "chunk states of a plan with chunk length {t}");
@@ -357,10 +360,11 @@ pub fn backward(x: ScanInputs, chunk_states: Option<Tensor<4>>, dout: Tensor<3>,
     let groups_per_wg = plan.workgroup / sg_min;
     let n_groups = (d_inner as u32).div_ceil(plan.workgroup) * groups_per_wg;
 
-    let dx = Tensor::<4>::zeros([3, batch, len, d_inner], &device);
+    let fill = if opts.poison { f32::NAN } else { 0.0 };
+    let dx = Tensor::<4>::full([3, batch, len, d_inner], fill, &device);
     // slots of subgroups larger than the minimum stay zero
     let dbc = Tensor::<4>::zeros([batch, len, n_groups as usize, 2 * n], &device);
-    let dchan = Tensor::<3>::zeros([batch, d_inner, n + 2], &device);
+    let dchan = Tensor::<3>::full([batch, d_inner, n + 2], fill, &device);
     let (u, delta, z, bc, chan, states, dout) = (cube(x.u), cube(x.delta), cube(z), cube(bc), cube(chan), cube(states), cube(dout));
     let (dx, dbc, dchan) = (cube(dx), cube(dbc), cube(dchan));
     let params = [
