@@ -27,6 +27,21 @@ fn plain<const D: usize>(t: CubeTensor) -> Tensor<D> {
     Tensor::<D>::from_primitive::<CubeBackend>(t)
 }
 
+/// The gated scan's inputs from raw tensors in [`ScanInputs`] order (u, Δ, bias, A, B, C, D, z).
+fn inputs(raw: [CubeTensor; 8]) -> ScanInputs {
+    let [u, delta, delta_bias, a, b, c, d, z] = raw;
+    ScanInputs {
+        u: plain(u),
+        delta: plain(delta),
+        delta_bias: plain(delta_bias),
+        a: plain(a),
+        b: plain(b),
+        c: plain(c),
+        d: plain(d),
+        z: Some(plain(z)),
+    }
+}
+
 fn raw<const D: usize>(t: Tensor<D>) -> CubeTensor {
     t.try_into_primitive::<CubeBackend>().expect("a wgpu float tensor")
 }
@@ -36,18 +51,7 @@ impl Backward<CubeBackend, 8> for ScanBackward {
 
     fn backward(self, ops: Ops<Saved, 8>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
         let dout = plain::<3>(grads.consume::<CubeBackend>(&ops.node));
-        let [u, delta, delta_bias, a, b, c, d, z] = ops.state.inputs;
-        let x = ScanInputs {
-            u: plain(u),
-            delta: plain(delta),
-            delta_bias: plain(delta_bias),
-            a: plain(a),
-            b: plain(b),
-            c: plain(c),
-            d: plain(d),
-            z: Some(plain(z)),
-        };
-        let g = backward(x, ops.state.chunk_states.map(plain::<4>), dout, &ScanOptions::default());
+        let g = backward(inputs(ops.state.inputs), ops.state.chunk_states.map(plain::<4>), dout, &ScanOptions::default());
         let z = g.z.expect("the gated scan has a z gradient");
         let grads_in: [CubeTensor; 8] =
             [raw(g.u), raw(g.delta), raw(g.delta_bias), raw(g.a), raw(g.b), raw(g.c), raw(g.d), raw(z)];
@@ -74,7 +78,7 @@ where
     let d = x.d.try_into_primitive::<Ad<C>>().expect("D on the autodiff device");
     let z = z.try_into_primitive::<Ad<C>>().expect("z on the autodiff device");
     let guards = [u.node(), delta.node(), delta_bias.node(), a.node(), b.node(), c.node(), d.node(), z.node()];
-    let inputs = [
+    let raw_inputs = [
         u.into_primitive(),
         delta.into_primitive(),
         delta_bias.into_primitive(),
@@ -84,29 +88,18 @@ where
         d.into_primitive(),
         z.into_primitive(),
     ];
-    let n = inputs[3].meta.shape()[1];
-    let run = |inputs: &[CubeTensor; 8], chunk_len: Option<usize>| {
-        let [u, delta, delta_bias, a, b, c, d, z] = inputs.clone();
-        let x = ScanInputs {
-            u: plain(u),
-            delta: plain(delta),
-            delta_bias: plain(delta_bias),
-            a: plain(a),
-            b: plain(b),
-            c: plain(c),
-            d: plain(d),
-            z: Some(plain(z)),
-        };
-        forward(x, &ScanOptions { chunk_len, poison: false, ..Default::default() })
+    let n = raw_inputs[3].meta.shape()[1];
+    let run = |raw: &[CubeTensor; 8], chunk_len: Option<usize>| {
+        forward(inputs(raw.clone()), &ScanOptions { chunk_len, ..Default::default() })
     };
     let out = match ScanBackward.prepare::<C>(guards).compute_bound().stateful() {
         OpsKind::Tracked(prep) => {
             // the training plan: chunks of the backward's length, their start states kept
-            let fwd = run(&inputs, Some(backward_chunk_len(n)));
-            let saved = Saved { chunk_states: fwd.chunk_states.map(raw), inputs };
+            let fwd = run(&raw_inputs, Some(backward_chunk_len(n)));
+            let saved = Saved { chunk_states: fwd.chunk_states.map(raw), inputs: raw_inputs };
             prep.finish(saved, raw(fwd.out))
         }
-        OpsKind::UnTracked(prep) => prep.finish(raw(run(&inputs, None).out)),
+        OpsKind::UnTracked(prep) => prep.finish(raw(run(&raw_inputs, None).out)),
     };
     Tensor::<3>::from_primitive::<Ad<C>>(out)
 }

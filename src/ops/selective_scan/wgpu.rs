@@ -183,6 +183,12 @@ fn as_dtype<const D: usize>(t: Tensor<D>, dtype: DType) -> Tensor<D> {
     if t.dtype() == dtype { t } else { t.cast(dtype) }
 }
 
+/// Bindings in declaration order (`@binding(0)`, `@binding(1)`, ...), then the parameters as
+/// the last, uniform binding.
+fn arguments(buffers: &[&CubeTensor], params: &[u32]) -> KernelArguments {
+    buffers.iter().fold(KernelArguments::new(), |args, t| args.with_buffer(t.handle.clone().binding())).with_info(info(params))
+}
+
 fn cube<const D: usize>(t: Tensor<D>) -> CubeTensor {
     let t = t.try_into_primitive::<CubeBackend>().expect("a float tensor of burn's wgpu backend (no autodiff, no fusion)");
     into_contiguous(t)
@@ -262,23 +268,13 @@ pub fn forward(x: ScanInputs, opts: &ScanOptions) -> ScanOutput {
     let params = [batch as u32, len as u32, d_inner as u32, plan.chunk_len as u32, plan.n_chunks as u32, 2 * n as u32, n as u32, 0];
     let groups = CubeCount::Static((d_inner as u32).div_ceil(plan.workgroup), batch as u32, plan.n_chunks as u32);
     let launch_scan = |mode: u32| {
-        let args = KernelArguments::new()
-            .with_buffer(u.handle.clone().binding())
-            .with_buffer(delta.handle.clone().binding())
-            .with_buffer(z.handle.clone().binding())
-            .with_buffer(bc.handle.clone().binding())
-            .with_buffer(chan.handle.clone().binding())
-            .with_buffer(states.handle.clone().binding())
-            .with_buffer(out.handle.clone().binding())
-            .with_info(info(&params));
+        let args = arguments(&[&u, &delta, &z, &bc, &chan, &states, &out], &params);
         let kernel = ScanKernel { workgroup: plan.workgroup, n: n as u32, tile: plan.tile, mode, has_z, format };
         client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(plan.workgroup))), groups.clone(), args);
     };
     if plan.n_chunks > 1 {
         launch_scan(1);
-        let args = KernelArguments::new()
-            .with_buffer(states.handle.clone().binding())
-            .with_info(info(&[batch as u32, d_inner as u32, plan.n_chunks as u32, 0]));
+        let args = arguments(&[&states], &[batch as u32, d_inner as u32, plan.n_chunks as u32, 0]);
         let kernel = ChunksKernel { workgroup: plan.workgroup, n: n as u32 };
         let count = CubeCount::Static(((d_inner * n) as u32).div_ceil(plan.workgroup), batch as u32, 1);
         client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(plan.workgroup))), count, args);
@@ -378,18 +374,7 @@ pub fn backward(x: ScanInputs, chunk_states: Option<Tensor<4>>, dout: Tensor<3>,
         groups_per_wg,
     ];
     if batch * len * d_inner > 0 {
-        let args = KernelArguments::new()
-            .with_buffer(u.handle.clone().binding())
-            .with_buffer(delta.handle.clone().binding())
-            .with_buffer(z.handle.clone().binding())
-            .with_buffer(bc.handle.clone().binding())
-            .with_buffer(chan.handle.clone().binding())
-            .with_buffer(states.handle.clone().binding())
-            .with_buffer(dout.handle.clone().binding())
-            .with_buffer(dx.handle.clone().binding())
-            .with_buffer(dbc.handle.clone().binding())
-            .with_buffer(dchan.handle.clone().binding())
-            .with_info(info(&params));
+        let args = arguments(&[&u, &delta, &z, &bc, &chan, &states, &dout, &dx, &dbc, &dchan], &params);
         let kernel = BackwardKernel { workgroup: plan.workgroup, n: n as u32, t: t as u32, has_z };
         let count = CubeCount::Static((d_inner as u32).div_ceil(plan.workgroup), batch as u32, 1);
         client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(plan.workgroup))), count, args);
