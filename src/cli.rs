@@ -11,7 +11,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "rankmamba", version, about = "Document reranking with Mamba (selective state-space) models")]
+#[command(
+    name = "rankmamba",
+    version,
+    about = "Document reranking with Mamba (selective state-space) models and BERT-family cross-encoders"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -63,12 +67,14 @@ enum Command {
 #[derive(Args)]
 struct ModelArgs {
     /// Checkpoint directory: config.json, model.safetensors (or its shard index), tokenizer.json.
+    /// The architecture (mamba, bert) comes from config.json's model_type.
     #[arg(long)]
     model: PathBuf,
     /// Where to run: cpu (burn's Rust CPU backend) or wgpu (Vulkan).
     #[arg(long, default_value = "cpu")]
     device: String,
-    /// Maximum sequence length; documents keep max_length - 50 tokens.
+    /// Maximum sequence length; Mamba documents keep max_length - 50 tokens, BERT pairs are
+    /// truncated longest-first.
     #[arg(long, default_value_t = 512)]
     max_length: usize,
     /// Sequences per forward pass.

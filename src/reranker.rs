@@ -4,8 +4,9 @@
 use crate::device::DeviceChoice;
 use crate::error::{Error, Result};
 use crate::loader::{read_json, TensorSet};
+use crate::models::bert::{BertConfig, BertReranker};
 use crate::models::mamba::{MambaConfig, MambaReranker};
-use crate::tokenizer::{Mode, PairTemplate};
+use crate::tokenizer::{Mode, PairEncoder, PairTemplate};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use std::path::{Path, PathBuf};
 
@@ -50,11 +51,27 @@ pub struct ModelInfo {
 
 enum Model {
     Mamba(MambaReranker),
+    Bert(BertReranker),
+}
+
+/// How pairs become model input: the decoder template (document first, score at the last
+/// token) or the encoder pair encoding ([CLS] query [SEP] document [SEP], score at [CLS]).
+enum Text {
+    Decoder(PairTemplate),
+    Encoder(PairEncoder),
+}
+
+/// One tokenized pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encoded {
+    pub ids: Vec<u32>,
+    /// Token type (segment) ids; all 0 for decoder models.
+    pub type_ids: Vec<u32>,
 }
 
 pub struct Reranker {
     model: Model,
-    template: PairTemplate,
+    text: Text,
     device: Device,
     options: RerankerOptions,
     info: ModelInfo,
@@ -76,41 +93,92 @@ impl Reranker {
     }
 
     /// Load onto an already initialised burn device (`device_name` is reported in `info`).
-    pub fn load_on(dir: &Path, device: Device, device_name: &str, options: RerankerOptions) -> Result<Self> {
+    /// The architecture comes from `config.json`'s `model_type` (`mamba`, `bert`); a mamba-ssm
+    /// config without one is Mamba.
+    pub fn load_on(dir: &Path, device: Device, device_name: &str, mut options: RerankerOptions) -> Result<Self> {
         if options.batch_size == 0 {
             return Err(Error::Input("batch_size must be at least 1".into()));
         }
         let config_path = dir.join("config.json");
         let config_json = read_json(&config_path)?;
-        let config = MambaConfig::from_json(&config_path, &config_json)?;
+        let model_type = config_json.get("model_type").and_then(|v| v.as_str()).unwrap_or("mamba").to_string();
         let tok_path = dir.join("tokenizer.json");
-        let template = PairTemplate::from_file(&tok_path)?;
+        enum Arch {
+            Mamba(MambaConfig),
+            Bert(BertConfig),
+        }
+        // config and tokenizer errors before the (large) weights are read
+        let mut pre_warnings = Vec::new();
+        let arch = match model_type.as_str() {
+            "mamba" => Arch::Mamba(MambaConfig::from_json(&config_path, &config_json)?),
+            "bert" => {
+                if options.mode != Mode::Exact {
+                    return Err(Error::Input(format!("compat mode `{}` applies to Mamba checkpoints only", options.mode)));
+                }
+                let config = BertConfig::from_json(&config_path, &config_json)?;
+                if options.max_length > config.max_position_embeddings {
+                    pre_warnings.push(format!(
+                        "max_length {} exceeds max_position_embeddings {} of {}: using {}",
+                        options.max_length,
+                        config.max_position_embeddings,
+                        config_path.display(),
+                        config.max_position_embeddings
+                    ));
+                    options.max_length = config.max_position_embeddings;
+                }
+                Arch::Bert(config)
+            }
+            other => {
+                return Err(Error::config(&config_path, "model_type", format!("`{other}` is not supported (mamba, bert)")))
+            }
+        };
+        let text = match &arch {
+            Arch::Mamba(_) => Text::Decoder(PairTemplate::from_file(&tok_path)?),
+            Arch::Bert(_) => Text::Encoder(PairEncoder::from_file(&tok_path, options.max_length)?),
+        };
         let tensors = TensorSet::from_dir(dir)?;
-        let (model, report) = MambaReranker::from_tensors(config, &config_path, &tensors, &device)?;
-        let rows = model.config.vocab_size;
-        if template.max_id() as usize >= rows {
+        let (model, mut warnings, rows, fresh_head) = match arch {
+            Arch::Mamba(config) => {
+                let (model, report) = MambaReranker::from_tensors(config, &config_path, &tensors, &device)?;
+                let rows = model.config.vocab_size;
+                (Model::Mamba(model), report.warnings, rows, report.fresh_head)
+            }
+            Arch::Bert(config) => {
+                let (model, warnings) = BertReranker::from_tensors(config, &config_path, &tensors, &device)?;
+                let rows = model.config.vocab_size;
+                let fresh = warnings.iter().any(|w| w.contains("freshly initialised head"));
+                (Model::Bert(model), warnings, rows, fresh)
+            }
+        };
+        warnings.splice(0..0, pre_warnings);
+        let max_id = match &text {
+            Text::Decoder(t) => t.max_id(),
+            Text::Encoder(t) => t.max_id(),
+        };
+        if max_id as usize >= rows {
             return Err(Error::Tokenizer {
                 path: tok_path,
-                msg: format!(
-                    "produces ids up to {} but the embedding has {rows} rows: tokenizer and model do not match",
-                    template.max_id()
-                ),
+                msg: format!("produces ids up to {max_id} but the embedding has {rows} rows: tokenizer and model do not match"),
             });
         }
         let mut stored: Vec<String> = tensors.stored_dtypes().iter().map(|d| format!("{d:?}").to_lowercase()).collect();
         stored.dedup();
+        let (hidden_size, layers, parameters) = match &model {
+            Model::Mamba(m) => (m.config.hidden_size, m.config.num_layers, m.parameter_count()),
+            Model::Bert(m) => (m.config.hidden_size, m.config.num_layers, m.parameter_count()),
+        };
         let info = ModelInfo {
-            architecture: "mamba".into(),
-            hidden_size: model.config.hidden_size,
-            layers: model.config.num_layers,
-            parameters: model.parameter_count(),
+            architecture: model_type,
+            hidden_size,
+            layers,
+            parameters,
             stored_dtypes: stored,
             device: device_name.to_string(),
             mode: options.mode.to_string(),
             max_length: options.max_length,
-            fresh_head: report.fresh_head,
+            fresh_head,
         };
-        Ok(Self { model: Model::Mamba(model), template, device, options, info, warnings: report.warnings, dir: dir.to_path_buf() })
+        Ok(Self { model, text, device, options, info, warnings, dir: dir.to_path_buf() })
     }
 
     pub fn info(&self) -> &ModelInfo {
@@ -132,10 +200,24 @@ impl Reranker {
 
     /// Token ids the model sees for one pair.
     pub fn encode(&self, query: &str, document: &str) -> Result<Vec<u32>> {
+        Ok(self.encode_pair(query, document)?.ids)
+    }
+
+    /// Token ids and token type ids of one pair.
+    pub fn encode_pair(&self, query: &str, document: &str) -> Result<Encoded> {
         if query.trim().is_empty() {
             return Err(Error::Input("the query is empty".into()));
         }
-        self.template.encode_pair(query, document, self.options.max_length, self.options.mode)
+        match &self.text {
+            Text::Decoder(t) => {
+                let ids = t.encode_pair(query, document, self.options.max_length, self.options.mode)?;
+                Ok(Encoded { type_ids: vec![0; ids.len()], ids })
+            }
+            Text::Encoder(t) => {
+                let (ids, type_ids) = t.encode_pair(query, document)?;
+                Ok(Encoded { ids, type_ids })
+            }
+        }
     }
 
     /// Raw scores (logits) of `documents` for `query`, in input order.
@@ -157,21 +239,28 @@ impl Reranker {
             if q.trim().is_empty() {
                 return Err(Error::Input(format!("pair {i}: the query is empty")));
             }
-            seqs.push(self.template.encode_pair(q, d, self.options.max_length, self.options.mode)?);
+            seqs.push(self.encode_pair(q, d)?);
         }
-        self.score_ids(&seqs, progress)
+        self.score_encoded(&seqs, progress)
     }
 
-    /// Scores of already tokenized sequences (the last token is the one scored).
+    /// Scores of already tokenized sequences (decoder models score the last token).
     pub fn score_ids(&self, seqs: &[Vec<u32>], progress: &mut dyn FnMut(usize)) -> Result<Vec<f32>> {
+        let enc: Vec<Encoded> = seqs.iter().map(|s| Encoded { ids: s.clone(), type_ids: vec![0; s.len()] }).collect();
+        self.score_encoded(&enc, progress)
+    }
+
+    /// Scores of tokenized pairs, in input order; `progress` gets the number done.
+    pub fn score_encoded(&self, seqs: &[Encoded], progress: &mut dyn FnMut(usize)) -> Result<Vec<f32>> {
         let rows = match &self.model {
             Model::Mamba(m) => m.config.vocab_size,
+            Model::Bert(m) => m.config.vocab_size,
         };
         for (i, s) in seqs.iter().enumerate() {
-            if s.is_empty() {
+            if s.ids.is_empty() {
                 return Err(Error::Input(format!("sequence {i} is empty")));
             }
-            if let Some(bad) = s.iter().find(|id| **id as usize >= rows) {
+            if let Some(bad) = s.ids.iter().find(|id| **id as usize >= rows) {
                 return Err(Error::Input(format!("sequence {i}: token id {bad} is outside the vocabulary ({rows} rows)")));
             }
         }
@@ -179,12 +268,12 @@ impl Reranker {
         // released code, whose scores depend on the batch
         let mut order: Vec<usize> = (0..seqs.len()).collect();
         if self.options.mode == Mode::Exact {
-            order.sort_by_key(|&i| std::cmp::Reverse(seqs[i].len()));
+            order.sort_by_key(|&i| std::cmp::Reverse(seqs[i].ids.len()));
         }
         let mut scores = vec![0f32; seqs.len()];
         let mut done = 0;
-        for chunk in order.chunks(self.options.batch_size) {
-            let batch: Vec<&[u32]> = chunk.iter().map(|&i| seqs[i].as_slice()).collect();
+        for chunk in self.batches(&order, seqs) {
+            let batch: Vec<&Encoded> = chunk.iter().map(|&i| &seqs[i]).collect();
             let out = self.forward_batch(&batch)?;
             for (&i, s) in chunk.iter().zip(out) {
                 if !s.is_finite() {
@@ -198,34 +287,87 @@ impl Reranker {
         Ok(scores)
     }
 
-    fn forward_batch(&self, batch: &[&[u32]]) -> Result<Vec<f32>> {
-        let width = batch.iter().map(|s| s.len()).max().unwrap_or(0);
+    /// Cut `order` into batches of at most `batch_size`; for attention models also small enough
+    /// that the (batch, heads, len, len) score tensor of the reference attention fits one
+    /// storage binding of the device (lavapipe and WebGPU default to 128 MiB).
+    fn batches<'a>(&self, order: &'a [usize], seqs: &[Encoded]) -> Vec<&'a [usize]> {
+        let heads = match &self.model {
+            Model::Bert(m) => m.config.num_heads,
+            Model::Mamba(_) => 0,
+        };
+        let budget = max_binding_bytes(&self.device) / 2;
+        let mut out = Vec::new();
+        let mut start = 0;
+        while start < order.len() {
+            let mut end = start;
+            let mut width = 0;
+            while end < order.len() && end - start < self.options.batch_size {
+                let w = width.max(seqs[order[end]].ids.len());
+                let bytes = (end - start + 1) * heads * w * w * 4;
+                if end > start && heads > 0 && bytes > budget {
+                    break;
+                }
+                width = w;
+                end += 1;
+            }
+            out.push(&order[start..end]);
+            start = end;
+        }
+        out
+    }
+
+    fn forward_batch(&self, batch: &[&Encoded]) -> Result<Vec<f32>> {
+        let width = batch.iter().map(|s| s.ids.len()).max().unwrap_or(0);
+        let pad_id = match &self.text {
+            Text::Decoder(t) => t.eos_id as i64,
+            Text::Encoder(_) => 0,
+        };
         let mut ids = Vec::with_capacity(batch.len() * width);
+        let mut types = Vec::with_capacity(batch.len() * width);
         let mut last = Vec::with_capacity(batch.len());
         for s in batch {
-            let pad = width - s.len();
+            let pad = width - s.ids.len();
             match self.options.mode {
-                // right padding: positions after the last real token cannot reach it
+                // right padding: positions after the last real token cannot reach it (causal),
+                // and the encoder masks them
                 Mode::Exact => {
-                    ids.extend(s.iter().map(|&x| x as i64));
-                    ids.extend(std::iter::repeat_n(self.template.eos_id as i64, pad));
-                    last.push(s.len() - 1);
+                    ids.extend(s.ids.iter().map(|&x| x as i64));
+                    ids.extend(std::iter::repeat_n(pad_id, pad));
+                    types.extend(s.type_ids.iter().map(|&x| x as i64));
+                    types.extend(std::iter::repeat_n(0i64, pad));
+                    last.push(s.ids.len() - 1);
                 }
                 // released code: left padding with id 0, pads run through conv and scan
                 Mode::RankMambaV1 => {
                     ids.extend(std::iter::repeat_n(0i64, pad));
-                    ids.extend(s.iter().map(|&x| x as i64));
+                    ids.extend(s.ids.iter().map(|&x| x as i64));
                     last.push(width - 1);
                 }
             }
         }
-        let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [batch.len(), width]), &self.device);
+        let shape = [batch.len(), width];
+        let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, shape), &self.device);
         let out = match &self.model {
             Model::Mamba(m) => m.forward(ids, &last),
+            Model::Bert(m) => {
+                let types = Tensor::<2, Int>::from_data(TensorData::new(types, shape), &self.device);
+                let lens: Vec<usize> = batch.iter().map(|s| s.ids.len()).collect();
+                m.forward(ids, types, &lens)
+            }
         };
         let data = out.try_into_data().map_err(|e| Error::Backend(format!("reading scores back: {e:?}")))?;
         data.try_to_vec::<f32>().map_err(|e| Error::Backend(format!("reading scores back: {e:?}")))
     }
+}
+
+/// The largest storage binding the device takes (burn's wgpu runtime); 1 GiB elsewhere.
+fn max_binding_bytes(device: &Device) -> usize {
+    if crate::ops::selective_scan::wgpu::is_wgsl_device(device) {
+        if let burn::backend::DispatchDevice::Cube(cd) = device.as_dispatch().clone().inner() {
+            return cd.client().properties().memory.max_page_size as usize;
+        }
+    }
+    1 << 30
 }
 
 /// Sort indices by descending score; stable, so equal scores keep input order.

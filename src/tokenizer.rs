@@ -130,6 +130,55 @@ impl PairTemplate {
     }
 }
 
+/// Pair encoding of the encoder cross-encoders (BERT WordPiece): `[CLS] query [SEP] document
+/// [SEP]` from the tokenizer file's own post-processor, token type ids 0 then 1, truncation
+/// `longest_first` to `max_length` (the file's own padding and truncation are ignored).
+pub struct PairEncoder {
+    tokenizer: Tokenizer,
+    pub path: PathBuf,
+    pub max_length: usize,
+}
+
+impl PairEncoder {
+    pub fn from_file(path: &Path, max_length: usize) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Self::from_bytes(path, &bytes, max_length)
+    }
+
+    pub fn from_bytes(path: &Path, bytes: &[u8], max_length: usize) -> Result<Self> {
+        use tokenizers::{TruncationDirection, TruncationParams, TruncationStrategy};
+        let err = |msg: String| Error::Tokenizer { path: path.to_path_buf(), msg };
+        let mut tokenizer = Tokenizer::from_bytes(bytes).map_err(|e| err(format!("not a valid tokenizer.json: {e}")))?;
+        tokenizer.with_padding(None);
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                direction: TruncationDirection::Right,
+                max_length,
+                strategy: TruncationStrategy::LongestFirst,
+                stride: 0,
+            }))
+            .map_err(|e| err(e.to_string()))?;
+        Ok(Self { tokenizer, path: path.to_path_buf(), max_length })
+    }
+
+    /// Largest id the tokenizer can produce.
+    pub fn max_id(&self) -> u32 {
+        self.tokenizer.get_vocab(true).values().copied().max().unwrap_or(0)
+    }
+
+    /// (token ids, token type ids) of one (query, document) pair. An empty document encodes
+    /// the query alone, as transformers does for an empty `text_pair`.
+    pub fn encode_pair(&self, query: &str, document: &str) -> Result<(Vec<u32>, Vec<u32>)> {
+        let input: tokenizers::EncodeInput =
+            if document.is_empty() { query.into() } else { (query, document).into() };
+        let enc = self
+            .tokenizer
+            .encode(input, true)
+            .map_err(|e| Error::Tokenizer { path: self.path.clone(), msg: format!("encoding failed: {e}") })?;
+        Ok((enc.get_ids().to_vec(), enc.get_type_ids().to_vec()))
+    }
+}
+
 /// transformers' `clean_up_tokenization` (4.39, RankMamba's pin): drop the space before
 /// punctuation and English contractions. transformers >= 5 no longer applies it to BPE
 /// tokenizers, but the released checkpoints were trained with it.

@@ -1,5 +1,6 @@
 //! Reranker models, one file per architecture (config, weights, forward).
 
+pub mod bert;
 pub mod mamba;
 
 use crate::error::{Error, Result};

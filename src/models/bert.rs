@@ -1,0 +1,353 @@
+//! BERT-family cross-encoder (BERT, MiniLM): the encoder of HF `BertModel` plus a one-logit
+//! head, as `BertForSequenceClassification` (num_labels = 1: tanh pooler on [CLS], then the
+//! classifier) or as RankMamba's encoder rerankers (classifier on the [CLS] hidden state).
+//!
+//! Reference: transformers `modeling_bert.py`. Attention here is the plain tensor-op reference
+//! (scaled dot product with the padding mask); the fused WGSL kernel plugs in behind it.
+
+use super::{expect_shape, param, uniform};
+use crate::error::{Error, Result};
+use crate::loader::{HostTensor, TensorSet};
+use crate::ops::linear3;
+use burn::module::{Module, Param};
+use burn::tensor::activation::{gelu, softmax};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+// ------------------------------------------------------------------------------------------
+// Config
+// ------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+pub struct BertConfig {
+    pub hidden_size: usize,
+    /// As declared; the loaded model counts its layers from the weight keys.
+    pub num_layers: usize,
+    pub num_heads: usize,
+    pub intermediate_size: usize,
+    pub vocab_size: usize,
+    pub max_position_embeddings: usize,
+    pub type_vocab_size: usize,
+    pub layer_norm_eps: f64,
+}
+
+impl BertConfig {
+    pub fn from_json(path: &Path, v: &Value) -> Result<Self> {
+        let obj = v.as_object().ok_or_else(|| Error::format(path, "config.json is not a JSON object"))?;
+        let get = |k: &str| -> Result<usize> {
+            obj.get(k)
+                .and_then(Value::as_u64)
+                .filter(|x| *x > 0)
+                .map(|x| x as usize)
+                .ok_or_else(|| Error::config(path, k, format!("missing or not a positive integer ({:?})", obj.get(k))))
+        };
+        if let Some(act) = obj.get("hidden_act").and_then(Value::as_str) {
+            if act != "gelu" {
+                return Err(Error::config(path, "hidden_act", format!("`{act}` is not supported (only gelu)")));
+            }
+        }
+        if let Some(p) = obj.get("position_embedding_type").and_then(Value::as_str) {
+            if p != "absolute" {
+                return Err(Error::config(path, "position_embedding_type", format!("`{p}` is not supported (only absolute)")));
+            }
+        }
+        let cfg = BertConfig {
+            hidden_size: get("hidden_size")?,
+            num_layers: get("num_hidden_layers")?,
+            num_heads: get("num_attention_heads")?,
+            intermediate_size: get("intermediate_size")?,
+            vocab_size: get("vocab_size")?,
+            max_position_embeddings: get("max_position_embeddings")?,
+            type_vocab_size: get("type_vocab_size").unwrap_or(2),
+            layer_norm_eps: obj.get("layer_norm_eps").and_then(Value::as_f64).unwrap_or(1e-12),
+        };
+        if cfg.hidden_size % cfg.num_heads != 0 {
+            return Err(Error::config(
+                path,
+                "num_attention_heads",
+                format!("{} does not divide hidden_size {}", cfg.num_heads, cfg.hidden_size),
+            ));
+        }
+        Ok(cfg)
+    }
+
+    pub fn head_dim(&self) -> usize {
+        self.hidden_size / self.num_heads
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Weights
+// ------------------------------------------------------------------------------------------
+
+#[derive(Module, Debug)]
+pub struct LayerNorm {
+    /// (d)
+    pub weight: Param<Tensor<1>>,
+    /// (d)
+    pub bias: Param<Tensor<1>>,
+}
+
+#[derive(Module, Debug)]
+pub struct Linear {
+    /// (out, in), PyTorch layout
+    pub weight: Param<Tensor<2>>,
+    /// (out)
+    pub bias: Param<Tensor<1>>,
+}
+
+#[derive(Module, Debug)]
+pub struct BertLayer {
+    pub query: Linear,
+    pub key: Linear,
+    pub value: Linear,
+    pub attn_out: Linear,
+    pub attn_norm: LayerNorm,
+    pub intermediate: Linear,
+    pub output: Linear,
+    pub out_norm: LayerNorm,
+}
+
+/// How the head reads the encoder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pooling {
+    /// `BertForSequenceClassification`: classifier(tanh(pooler([CLS]))).
+    Pooler,
+    /// RankMamba's encoders: classifier([CLS]).
+    Cls,
+}
+
+#[derive(Module, Debug)]
+pub struct BertReranker {
+    /// (vocab, d)
+    pub word_embeddings: Param<Tensor<2>>,
+    /// (max_position, d)
+    pub position_embeddings: Param<Tensor<2>>,
+    /// (type_vocab, d)
+    pub token_type_embeddings: Param<Tensor<2>>,
+    pub embed_norm: LayerNorm,
+    pub layers: Vec<BertLayer>,
+    pub pooler: Option<Linear>,
+    /// (1, d) weight, (1) bias
+    pub head: Linear,
+    #[module(skip)]
+    pub config: BertConfig,
+    #[module(skip)]
+    pub pooling: Pooling,
+}
+
+/// Model-prefix styles: `bert.` (BertForSequenceClassification), none (BertModel),
+/// `base_model.` (RankMamba).
+fn strip_prefix(raw: &str) -> Option<&str> {
+    for p in ["bert.", "base_model."] {
+        if let Some(rest) = raw.strip_prefix(p) {
+            return Some(rest);
+        }
+    }
+    if raw.starts_with("embeddings.") || raw.starts_with("encoder.") || raw.starts_with("pooler.") {
+        return Some(raw);
+    }
+    None
+}
+
+impl BertReranker {
+    pub fn from_tensors(mut config: BertConfig, config_path: &Path, set: &TensorSet, device: &Device) -> Result<(Self, Vec<String>)> {
+        let mut warnings = Vec::new();
+        let mut body: BTreeMap<String, (&str, &HostTensor)> = BTreeMap::new();
+        let mut head: BTreeMap<&str, (&str, &HostTensor, Pooling)> = BTreeMap::new();
+        for (name, t) in &set.tensors {
+            match name.as_str() {
+                "classifier.weight" | "classifier.bias" => {
+                    head.insert(if name.ends_with("weight") { "weight" } else { "bias" }, (name, t, Pooling::Pooler));
+                }
+                "regressor.classifier.weight" | "regressor.classifier.bias" => {
+                    head.insert(if name.ends_with("weight") { "weight" } else { "bias" }, (name, t, Pooling::Cls));
+                }
+                _ if name.ends_with("position_ids") => {} // a buffer, 0..max_position
+                _ => match strip_prefix(name) {
+                    Some(k) => {
+                        if let Some((other, _)) = body.insert(k.to_string(), (name.as_str(), t)) {
+                            return Err(Error::tensor(&t.file, name, format!("duplicates `{other}`")));
+                        }
+                    }
+                    None => {
+                        return Err(Error::tensor(
+                            &t.file,
+                            name,
+                            "unknown key: not a BERT weight (expected `bert.`/`base_model.`/no prefix + `embeddings.*`, \
+                             `encoder.layer.N.*`, `pooler.*`, and `classifier.*` or `regressor.classifier.*`)",
+                        ))
+                    }
+                },
+            }
+        }
+        let source = set.source();
+        let src = Path::new(&source);
+        let cfgs = config_path.display().to_string();
+        let (d, inter) = (config.hidden_size, config.intermediate_size);
+        let take = |k: &str, want: &[usize]| -> Result<&HostTensor> {
+            let (name, t) = body.get(k).copied().ok_or_else(|| Error::tensor(src, k, "missing from the checkpoint"))?;
+            expect_shape(name, t, want, &format!("from {cfgs}"))?;
+            Ok(t)
+        };
+        let linear = |prefix: &str, out: usize, inp: usize| -> Result<Linear> {
+            Ok(Linear {
+                weight: param(take(&format!("{prefix}.weight"), &[out, inp])?, device),
+                bias: param(take(&format!("{prefix}.bias"), &[out])?, device),
+            })
+        };
+        let norm = |prefix: &str| -> Result<LayerNorm> {
+            Ok(LayerNorm { weight: param(take(&format!("{prefix}.weight"), &[d])?, device), bias: param(take(&format!("{prefix}.bias"), &[d])?, device) })
+        };
+        let word = body.get("embeddings.word_embeddings.weight").map(|x| x.1);
+        if let Some(w) = word {
+            if w.shape.len() == 2 && w.shape[1] != d {
+                return Err(Error::config(config_path, "hidden_size", format!("{d} contradicts the weights: word embeddings have shape {:?}", w.shape)));
+            }
+        }
+        let n_layers = body
+            .keys()
+            .filter_map(|k| k.strip_prefix("encoder.layer.")?.split('.').next()?.parse::<usize>().ok())
+            .max()
+            .map_or(0, |m| m + 1);
+        if n_layers == 0 {
+            return Err(Error::tensor(src, "encoder.layer.0.attention.self.query.weight", "missing: the checkpoint has no encoder layers"));
+        }
+        if n_layers != config.num_layers {
+            warnings.push(format!("{cfgs}: declares {} layers, the weights have {n_layers}; using {n_layers}", config.num_layers));
+            config.num_layers = n_layers;
+        }
+        let mut layers = Vec::with_capacity(n_layers);
+        for i in 0..n_layers {
+            let p = format!("encoder.layer.{i}");
+            layers.push(BertLayer {
+                query: linear(&format!("{p}.attention.self.query"), d, d)?,
+                key: linear(&format!("{p}.attention.self.key"), d, d)?,
+                value: linear(&format!("{p}.attention.self.value"), d, d)?,
+                attn_out: linear(&format!("{p}.attention.output.dense"), d, d)?,
+                attn_norm: norm(&format!("{p}.attention.output.LayerNorm"))?,
+                intermediate: linear(&format!("{p}.intermediate.dense"), inter, d)?,
+                output: linear(&format!("{p}.output.dense"), d, inter)?,
+                out_norm: norm(&format!("{p}.output.LayerNorm"))?,
+            });
+        }
+        let pooler = if body.contains_key("pooler.dense.weight") { Some(linear("pooler.dense", d, d)?) } else { None };
+        let (head, pooling) = match (head.get("weight"), head.get("bias")) {
+            (Some((wn, w, pw)), Some((bn, b, pb))) if pw == pb => {
+                expect_shape(wn, w, &[1, d], "one score from the hidden state (num_labels = 1)")?;
+                expect_shape(bn, b, &[1], "one score")?;
+                if *pw == Pooling::Pooler && pooler.is_none() {
+                    return Err(Error::tensor(src, "pooler.dense.weight", "missing: `classifier.*` reads the pooler output"));
+                }
+                (Linear { weight: param(w, device), bias: param(b, device) }, *pw)
+            }
+            (None, None) => {
+                let bound = 1.0 / (d as f32).sqrt();
+                let w = uniform(d + 1, bound, super::mamba::FRESH_HEAD_SEED);
+                warnings.push(format!(
+                    "{source}: no ranking head (`classifier.*`): using a freshly initialised head (seed {}); scores are not \
+                     meaningful until it is trained",
+                    super::mamba::FRESH_HEAD_SEED
+                ));
+                let head = Linear {
+                    weight: Param::from_tensor(Tensor::<2>::from_data(TensorData::new(w[..d].to_vec(), [1, d]), device)),
+                    bias: Param::from_tensor(Tensor::<1>::from_data(TensorData::new(vec![w[d]], [1]), device)),
+                };
+                (head, if pooler.is_some() { Pooling::Pooler } else { Pooling::Cls })
+            }
+            _ => return Err(Error::tensor(src, "classifier.weight", "the head needs one `weight` and one `bias` of the same style")),
+        };
+        let model = BertReranker {
+            word_embeddings: param(take("embeddings.word_embeddings.weight", &[config.vocab_size, d])?, device),
+            position_embeddings: param(take("embeddings.position_embeddings.weight", &[config.max_position_embeddings, d])?, device),
+            token_type_embeddings: param(take("embeddings.token_type_embeddings.weight", &[config.type_vocab_size, d])?, device),
+            embed_norm: norm("embeddings.LayerNorm")?,
+            layers,
+            pooler,
+            head,
+            config,
+            pooling,
+        };
+        Ok((model, warnings))
+    }
+
+    pub fn parameter_count(&self) -> usize {
+        Module::num_params(self)
+    }
+
+    /// Scores for a right-padded batch: `ids`, `type_ids` (batch, len); `lens` real lengths.
+    pub fn forward(&self, ids: Tensor<2, Int>, type_ids: Tensor<2, Int>, lens: &[usize]) -> Tensor<1> {
+        let [b, l] = ids.dims();
+        let cfg = &self.config;
+        let (d, h, dh) = (cfg.hidden_size, cfg.num_heads, cfg.head_dim());
+        let device = ids.device();
+        let words = self.word_embeddings.val().select(0, ids.reshape([b * l])).reshape([b, l, d]);
+        let types = self.token_type_embeddings.val().select(0, type_ids.reshape([b * l])).reshape([b, l, d]);
+        let pos: Tensor<3> = self.position_embeddings.val().narrow(0, 0, l).unsqueeze();
+        let mut x = layer_norm(words + types + pos, &self.embed_norm, cfg.layer_norm_eps);
+        // additive mask (batch, 1, 1, len): 0 on real tokens, the f32 minimum on padding (as HF)
+        let mask: Vec<f32> = lens.iter().flat_map(|&n| (0..l).map(move |j| if j < n { 0.0 } else { f32::MIN })).collect();
+        let mask = Tensor::<4>::from_data(TensorData::new(mask, [b, 1, 1, l]), &device);
+        for layer in &self.layers {
+            let heads = |lin: &Linear| lin_apply(x.clone(), lin).reshape([b, l, h, dh]).swap_dims(1, 2); // (b, h, l, dh)
+            let (q, k, v) = (heads(&layer.query), heads(&layer.key), heads(&layer.value));
+            let ctx = attention_reference(q, k, v, mask.clone(), (dh as f64).sqrt().recip());
+            let ctx = ctx.swap_dims(1, 2).reshape([b, l, d]);
+            let a = layer_norm(lin_apply(ctx, &layer.attn_out) + x, &layer.attn_norm, cfg.layer_norm_eps);
+            let f = lin_apply(gelu(lin_apply(a.clone(), &layer.intermediate)), &layer.output);
+            x = layer_norm(f + a, &layer.out_norm, cfg.layer_norm_eps);
+        }
+        let cls = x.narrow(1, 0, 1).reshape([b, d]);
+        let pooled = match (&self.pooler, self.pooling) {
+            (Some(p), Pooling::Pooler) => {
+                (cls.matmul(p.weight.val().transpose()) + p.bias.val().unsqueeze_dim(0)).tanh()
+            }
+            _ => cls,
+        };
+        let s = pooled.matmul(self.head.weight.val().transpose()) + self.head.bias.val().unsqueeze_dim(0);
+        s.reshape([b])
+    }
+}
+
+fn lin_apply(x: Tensor<3>, lin: &Linear) -> Tensor<3> {
+    linear3(x, &lin.weight.val(), Some(&lin.bias.val()))
+}
+
+fn layer_norm(x: Tensor<3>, n: &LayerNorm, eps: f64) -> Tensor<3> {
+    let mean = x.clone().mean_dim(2);
+    let centered = x - mean;
+    let var = centered.clone().powi_scalar(2).mean_dim(2);
+    let g: Tensor<3> = n.weight.val().unsqueeze();
+    let b: Tensor<3> = n.bias.val().unsqueeze();
+    centered.div(var.add_scalar(eps).sqrt()).mul(g).add(b)
+}
+
+/// softmax(q·kᵀ·scale + mask)·v with q, k, v (batch, heads, len, head_dim) and an additive
+/// mask broadcast over heads and queries: the reference the WGSL attention kernel is checked
+/// against.
+pub fn attention_reference(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: Tensor<4>, scale: f64) -> Tensor<4> {
+    let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(scale) + mask;
+    softmax(scores, 3).matmul(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn config_checks_heads_and_activation() {
+        let p = Path::new("c.json");
+        let base = json!({"model_type": "bert", "hidden_size": 384, "num_hidden_layers": 6, "num_attention_heads": 12,
+                          "intermediate_size": 1536, "vocab_size": 30522, "max_position_embeddings": 512});
+        assert_eq!(BertConfig::from_json(p, &base).unwrap().head_dim(), 32);
+        let mut bad = base.clone();
+        bad["num_attention_heads"] = 7.into();
+        assert!(BertConfig::from_json(p, &bad).unwrap_err().to_string().contains("num_attention_heads"));
+        let mut bad = base;
+        bad["hidden_act"] = "relu".into();
+        assert!(BertConfig::from_json(p, &bad).unwrap_err().to_string().contains("hidden_act"));
+    }
+}
