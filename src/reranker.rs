@@ -5,6 +5,7 @@ use crate::device::DeviceChoice;
 use crate::error::{Error, Result};
 use crate::loader::{read_json, TensorSet};
 use crate::models::bert::{BertConfig, BertReranker};
+use crate::models::gpt_neox::{GptNeoxConfig, GptNeoxReranker};
 use crate::models::mamba::{MambaConfig, MambaReranker};
 use crate::tokenizer::{Mode, PairEncoder, PairTemplate};
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -52,6 +53,7 @@ pub struct ModelInfo {
 enum Model {
     Mamba(MambaReranker),
     Bert(BertReranker),
+    GptNeox(GptNeoxReranker),
 }
 
 /// How pairs become model input: the decoder template (document first, score at the last
@@ -106,6 +108,7 @@ impl Reranker {
         enum Arch {
             Mamba(MambaConfig),
             Bert(BertConfig),
+            GptNeox(GptNeoxConfig),
         }
         // config and tokenizer errors before the (large) weights are read
         let mut pre_warnings = Vec::new();
@@ -128,12 +131,18 @@ impl Reranker {
                 }
                 Arch::Bert(config)
             }
+            "gpt_neox" => {
+                if options.mode != Mode::Exact {
+                    return Err(Error::Input(format!("compat mode `{}` applies to Mamba checkpoints only", options.mode)));
+                }
+                Arch::GptNeox(GptNeoxConfig::from_json(&config_path, &config_json)?)
+            }
             other => {
-                return Err(Error::config(&config_path, "model_type", format!("`{other}` is not supported (mamba, bert)")))
+                return Err(Error::config(&config_path, "model_type", format!("`{other}` is not supported (mamba, bert, gpt_neox)")))
             }
         };
         let text = match &arch {
-            Arch::Mamba(_) => Text::Decoder(PairTemplate::from_file(&tok_path)?),
+            Arch::Mamba(_) | Arch::GptNeox(_) => Text::Decoder(PairTemplate::from_file(&tok_path)?),
             Arch::Bert(_) => Text::Encoder(PairEncoder::from_file(&tok_path, options.max_length)?),
         };
         let tensors = TensorSet::from_dir(dir)?;
@@ -148,6 +157,12 @@ impl Reranker {
                 let rows = model.config.vocab_size;
                 let fresh = warnings.iter().any(|w| w.contains("freshly initialised head"));
                 (Model::Bert(model), warnings, rows, fresh)
+            }
+            Arch::GptNeox(config) => {
+                let (model, warnings) = GptNeoxReranker::from_tensors(config, &config_path, &tensors, &device)?;
+                let rows = model.config.vocab_size;
+                let fresh = warnings.iter().any(|w| w.contains("freshly initialised head"));
+                (Model::GptNeox(model), warnings, rows, fresh)
             }
         };
         warnings.splice(0..0, pre_warnings);
@@ -166,6 +181,7 @@ impl Reranker {
         let (hidden_size, layers, parameters) = match &model {
             Model::Mamba(m) => (m.config.hidden_size, m.config.num_layers, m.parameter_count()),
             Model::Bert(m) => (m.config.hidden_size, m.config.num_layers, m.parameter_count()),
+            Model::GptNeox(m) => (m.config.hidden_size, m.config.num_layers, m.parameter_count()),
         };
         let info = ModelInfo {
             architecture: model_type,
@@ -255,6 +271,7 @@ impl Reranker {
         let rows = match &self.model {
             Model::Mamba(m) => m.config.vocab_size,
             Model::Bert(m) => m.config.vocab_size,
+            Model::GptNeox(m) => m.config.vocab_size,
         };
         for (i, s) in seqs.iter().enumerate() {
             if s.ids.is_empty() {
@@ -293,6 +310,7 @@ impl Reranker {
     fn batches<'a>(&self, order: &'a [usize], seqs: &[Encoded]) -> Vec<&'a [usize]> {
         let heads = match &self.model {
             Model::Bert(m) => m.config.num_heads,
+            Model::GptNeox(m) => m.config.num_heads,
             Model::Mamba(_) => 0,
         };
         let budget = max_binding_bytes(&self.device) / 2;
@@ -349,6 +367,7 @@ impl Reranker {
         let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, shape), &self.device);
         let out = match &self.model {
             Model::Mamba(m) => m.forward(ids, &last),
+            Model::GptNeox(m) => m.forward(ids, &last),
             Model::Bert(m) => {
                 let types = Tensor::<2, Int>::from_data(TensorData::new(types, shape), &self.device);
                 let lens: Vec<usize> = batch.iter().map(|s| s.ids.len()).collect();

@@ -5,12 +5,13 @@
 //! Reference: transformers `modeling_bert.py`. Attention here is the plain tensor-op reference
 //! (scaled dot product with the padding mask); the fused WGSL kernel plugs in behind it.
 
+use super::layers::{layer_norm, lin_apply, LayerNorm, Linear};
 use super::{expect_shape, param, uniform};
 use crate::error::{Error, Result};
 use crate::loader::{HostTensor, TensorSet};
-use crate::ops::linear3;
+use crate::ops::attention::attention_reference;
 use burn::module::{Module, Param};
-use burn::tensor::activation::{gelu, softmax};
+use burn::tensor::activation::gelu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -81,22 +82,6 @@ impl BertConfig {
 // ------------------------------------------------------------------------------------------
 // Weights
 // ------------------------------------------------------------------------------------------
-
-#[derive(Module, Debug)]
-pub struct LayerNorm {
-    /// (d)
-    pub weight: Param<Tensor<1>>,
-    /// (d)
-    pub bias: Param<Tensor<1>>,
-}
-
-#[derive(Module, Debug)]
-pub struct Linear {
-    /// (out, in), PyTorch layout
-    pub weight: Param<Tensor<2>>,
-    /// (out)
-    pub bias: Param<Tensor<1>>,
-}
 
 #[derive(Module, Debug)]
 pub struct BertLayer {
@@ -309,27 +294,6 @@ impl BertReranker {
         let s = pooled.matmul(self.head.weight.val().transpose()) + self.head.bias.val().unsqueeze_dim(0);
         s.reshape([b])
     }
-}
-
-fn lin_apply(x: Tensor<3>, lin: &Linear) -> Tensor<3> {
-    linear3(x, &lin.weight.val(), Some(&lin.bias.val()))
-}
-
-fn layer_norm(x: Tensor<3>, n: &LayerNorm, eps: f64) -> Tensor<3> {
-    let mean = x.clone().mean_dim(2);
-    let centered = x - mean;
-    let var = centered.clone().powi_scalar(2).mean_dim(2);
-    let g: Tensor<3> = n.weight.val().unsqueeze();
-    let b: Tensor<3> = n.bias.val().unsqueeze();
-    centered.div(var.add_scalar(eps).sqrt()).mul(g).add(b)
-}
-
-/// softmax(q·kᵀ·scale + mask)·v with q, k, v (batch, heads, len, head_dim) and an additive
-/// mask broadcast over heads and queries: the reference the WGSL attention kernel is checked
-/// against.
-pub fn attention_reference(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: Tensor<4>, scale: f64) -> Tensor<4> {
-    let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(scale) + mask;
-    softmax(scores, 3).matmul(v)
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! Reranker models, one file per architecture (config, weights, forward).
 
 pub mod bert;
+pub mod gpt_neox;
+pub mod layers;
 pub mod mamba;
 
 use crate::error::{Error, Result};

@@ -1,6 +1,7 @@
 //! Tensor operations with a reference implementation in burn tensor ops. The fast WGSL kernels
 //! (`shaders/`) plug in behind the same signatures.
 
+pub mod attention;
 pub mod selective_scan;
 
 use burn::tensor::Tensor;
