@@ -9,7 +9,7 @@ use super::layers::{layer_norm, lin_apply, LayerNorm, Linear};
 use super::{expect_shape, param, uniform};
 use crate::error::{Error, Result};
 use crate::loader::{HostTensor, TensorSet};
-use crate::ops::attention::attention_reference;
+use crate::ops::attention::{attention, AttentionMask};
 use burn::module::{Module, Param};
 use burn::tensor::activation::gelu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -267,18 +267,15 @@ impl BertReranker {
         let [b, l] = ids.dims();
         let cfg = &self.config;
         let (d, h, dh) = (cfg.hidden_size, cfg.num_heads, cfg.head_dim());
-        let device = ids.device();
         let words = self.word_embeddings.val().select(0, ids.reshape([b * l])).reshape([b, l, d]);
         let types = self.token_type_embeddings.val().select(0, type_ids.reshape([b * l])).reshape([b, l, d]);
         let pos: Tensor<3> = self.position_embeddings.val().narrow(0, 0, l).unsqueeze();
         let mut x = layer_norm(words + types + pos, &self.embed_norm, cfg.layer_norm_eps);
-        // additive mask (batch, 1, 1, len): 0 on real tokens, the f32 minimum on padding (as HF)
-        let mask: Vec<f32> = lens.iter().flat_map(|&n| (0..l).map(move |j| if j < n { 0.0 } else { f32::MIN })).collect();
-        let mask = Tensor::<4>::from_data(TensorData::new(mask, [b, 1, 1, l]), &device);
+        let mask = AttentionMask { key_lens: Some(lens.to_vec()), causal: false };
         for layer in &self.layers {
             let heads = |lin: &Linear| lin_apply(x.clone(), lin).reshape([b, l, h, dh]).swap_dims(1, 2); // (b, h, l, dh)
             let (q, k, v) = (heads(&layer.query), heads(&layer.key), heads(&layer.value));
-            let ctx = attention_reference(q, k, v, mask.clone(), (dh as f64).sqrt().recip());
+            let ctx = attention(q, k, v, &mask, (dh as f64).sqrt().recip());
             let ctx = ctx.swap_dims(1, 2).reshape([b, l, d]);
             let a = layer_norm(lin_apply(ctx, &layer.attn_out) + x, &layer.attn_norm, cfg.layer_norm_eps);
             let f = lin_apply(gelu(lin_apply(a.clone(), &layer.intermediate)), &layer.output);

@@ -9,7 +9,7 @@ use super::layers::{layer_norm, lin_apply, LayerNorm, Linear};
 use super::{expect_shape, param, uniform};
 use crate::error::{Error, Result};
 use crate::loader::{HostTensor, TensorSet};
-use crate::ops::attention::attention_reference;
+use crate::ops::attention::{attention, AttentionMask};
 use burn::module::{Module, Param};
 use burn::tensor::activation::gelu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -242,9 +242,8 @@ impl GptNeoxReranker {
         let dh = d / h;
         let device = ids.device();
         let (cos, sin) = rotary_tables(l, cfg.rotary_ndims, cfg.rotary_base, &device);
-        // causal additive mask (1, 1, len, len)
-        let mask: Vec<f32> = (0..l).flat_map(|i| (0..l).map(move |j| if j <= i { 0.0 } else { f32::MIN })).collect();
-        let mask = Tensor::<4>::from_data(TensorData::new(mask, [1, 1, l, l]), &device);
+        // causal; right padding sits after every real token, so it needs no mask of its own
+        let mask = AttentionMask { key_lens: None, causal: true };
         let mut x = self.embed_in.val().select(0, ids.reshape([b * l])).reshape([b, l, d]);
         for layer in &self.layers {
             let a_in = layer_norm(x.clone(), &layer.input_norm, cfg.layer_norm_eps);
@@ -252,7 +251,7 @@ impl GptNeoxReranker {
             let q = rotate(qkv.clone().narrow(3, 0, dh), &cos, &sin, cfg.rotary_ndims);
             let k = rotate(qkv.clone().narrow(3, dh, dh), &cos, &sin, cfg.rotary_ndims);
             let v = qkv.narrow(3, 2 * dh, dh);
-            let ctx = attention_reference(q, k, v, mask.clone(), (dh as f64).sqrt().recip());
+            let ctx = attention(q, k, v, &mask, (dh as f64).sqrt().recip());
             let attn = lin_apply(ctx.swap_dims(1, 2).reshape([b, l, d]), &layer.dense);
             let mlp = |y: Tensor<3>| {
                 let y = layer_norm(y, &layer.post_attention_norm, cfg.layer_norm_eps);
