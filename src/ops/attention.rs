@@ -1,7 +1,7 @@
-//! Scaled dot-product attention with padding and causal masks: a fused WGSL kernel
-//! (`shaders/attention.wgsl`, flash-attention style: the score matrix never reaches device
-//! memory) on burn's wgpu backend, and the reference in burn tensor ops elsewhere (and under
-//! autodiff, where burn differentiates it).
+//! Scaled dot-product attention with padding and causal masks: fused WGSL kernels
+//! (`shaders/attention.wgsl` forward, `shaders/attention_backward.wgsl` backward from the saved
+//! log-sum-exp; flash-attention style, the score matrix never reaches device memory) on burn's
+//! wgpu backend, registered with burn's autodiff; the reference in burn tensor ops elsewhere.
 
 use burn::backend::wgpu::{into_contiguous, CubeBackend, CubeDim, CubeTensor, KernelSource, SourceKernel, SourceTemplate};
 use burn::backend::DispatchDevice;
@@ -11,6 +11,7 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{DType, Shape, Tensor, TensorData};
 
 const ATTENTION_WGSL: &str = include_str!("../../shaders/attention.wgsl");
+const ATTENTION_BACKWARD_WGSL: &str = include_str!("../../shaders/attention_backward.wgsl");
 
 /// Which keys each query may see.
 #[derive(Debug, Clone, Default)]
@@ -26,10 +27,16 @@ pub struct AttentionMask {
 pub fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: &AttentionMask, scale: f64) -> Tensor<4> {
     let device = q.device();
     let dh = q.dims()[3];
-    if crate::ops::selective_scan::wgpu::is_wgsl_device(&device) && !device.is_autodiff() && kernel_head_dim(dh) {
-        return attention_wgpu(q, k, v, mask, scale).0;
+    use burn::backend::autodiff::checkpoint::strategy::{BalancedCheckpointing, NoCheckpointing};
+    use burn::backend::GradientCheckpointingStrategy as Strategy;
+    if !crate::ops::selective_scan::wgpu::is_wgsl_device(&device) || !kernel_head_dim(dh) {
+        return attention_reference(q, k, v, mask, scale);
     }
-    attention_reference(q, k, v, mask, scale)
+    match device.gradient_checkpointing_strategy() {
+        None => attention_wgpu(q, k, v, mask, scale).0,
+        Some(Strategy::Balanced) => autodiff::attention_autodiff::<BalancedCheckpointing>(q, k, v, mask, scale),
+        Some(_) => autodiff::attention_autodiff::<NoCheckpointing>(q, k, v, mask, scale),
+    }
 }
 
 /// Head dims the kernel takes: multiples of 4 (vec4 rows) up to 128.
@@ -52,6 +59,32 @@ pub fn attention_reference(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: &Atte
     let add = Tensor::<4>::from_data(TensorData::new(add, [b, 1, lq, lk]), &device);
     let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(scale) + add;
     softmax(scores, 3).matmul(v)
+}
+
+#[derive(Debug)]
+struct BackwardKernel {
+    workgroup: u32,
+    dh: u32,
+    t: u32,
+    causal: bool,
+    mode: u32,
+}
+
+impl KernelSource for BackwardKernel {
+    fn source(&self) -> SourceTemplate {
+        SourceTemplate::new(ATTENTION_BACKWARD_WGSL)
+            .register("wg", self.workgroup.to_string())
+            .register("dh", self.dh.to_string())
+            .register("t", self.t.to_string())
+            .register("causal", self.causal.to_string())
+            .register("mode", self.mode.to_string())
+    }
+    fn id(&self) -> KernelId {
+        KernelId::new::<Self>().mode(ExecutionMode::Unchecked).info((self.workgroup, self.dh, self.t, self.causal, self.mode))
+    }
+    fn lang(&self) -> &'static str {
+        "wgsl"
+    }
 }
 
 #[derive(Debug)]
@@ -90,18 +123,73 @@ pub fn attention_plan(dh: usize, max_units: u32, max_shared: usize) -> (u32, u32
     (wg, kt)
 }
 
+fn lens_tensor(mask: &AttentionMask, b: usize, lk: usize, device: &burn::tensor::Device) -> Tensor<1> {
+    let lens: Vec<f32> = mask.key_lens.clone().unwrap_or_else(|| vec![lk; b]).iter().map(|&n| n.min(lk) as f32).collect();
+    Tensor::<1>::from_data(TensorData::new(lens, [b]), device)
+}
+
+fn params(h: usize, lq: usize, lk: usize, scale: f64) -> MetadataBindingInfo {
+    let w = [h as u32, lq as u32, lk as u32, (scale as f32).to_bits()];
+    MetadataBindingInfo::custom(vec![w[0] as u64 | (w[1] as u64) << 32, w[2] as u64 | (w[3] as u64) << 32])
+}
+
+fn client_of(device: &burn::tensor::Device) -> burn::cubecl::client::Client {
+    match device.as_dispatch().clone().inner() {
+        DispatchDevice::Cube(cd) => cd.client(),
+        _ => unreachable!("attention kernels run on wgpu devices"),
+    }
+}
+
+/// The WGSL backward: (dq, dk, dv) from the forward's inputs, output and log-sum-exp.
+#[allow(clippy::too_many_arguments)]
+pub fn attention_backward_wgpu(
+    q: Tensor<4>,
+    k: Tensor<4>,
+    v: Tensor<4>,
+    out: Tensor<4>,
+    lse: Tensor<3>,
+    dout: Tensor<4>,
+    mask: &AttentionMask,
+    scale: f64,
+) -> (Tensor<4>, Tensor<4>, Tensor<4>) {
+    let [b, h, lq, dh] = q.dims();
+    let lk = k.dims()[2];
+    let device = q.device();
+    let d = (dout.clone() * out).sum_dim(3).reshape([b, h, lq]); // D_i = Σ dout_i·out_i
+    let stats = Tensor::cat(vec![lse.reshape([b * h * lq]), d.reshape([b * h * lq])], 0);
+    let lens = lens_tensor(mask, b, lk, &device);
+    let client = client_of(&device);
+    let props = client.properties();
+    let (wg, t) = attention_plan(dh, props.hardware.max_units_per_cube, props.hardware.max_shared_memory_size);
+    let dq = Tensor::<4>::zeros([b, h, lq, dh], &device);
+    let dk = Tensor::<4>::zeros([b, h, lk, dh], &device);
+    let dv = Tensor::<4>::zeros([b, h, lk, dh], &device);
+    let dummy = Tensor::<1>::zeros([4], &device);
+    let (q, k, v, lens, dout, stats) = (cube(q), cube(k), cube(v), cube(lens), cube(dout), cube(stats));
+    let (dq, dk, dv, dummy) = (cube(dq), cube(dk), cube(dv), cube(dummy));
+    if b * h * lq * lk > 0 {
+        for (mode, rows, g0, g1) in [(0u32, lq, &dq, &dummy), (1, lk, &dk, &dv)] {
+            let args = [&q, &k, &v, &lens, &dout, &stats, g0, g1]
+                .iter()
+                .fold(KernelArguments::new(), |a, t| a.with_buffer(t.handle.clone().binding()))
+                .with_info(params(h, lq, lk, scale));
+            let kernel = BackwardKernel { workgroup: wg, dh: dh as u32, t, causal: mask.causal, mode };
+            let count = CubeCount::Static((rows as u32).div_ceil(wg), (b * h) as u32, 1);
+            client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(wg))), count, args);
+        }
+    }
+    let back = |t: CubeTensor| Tensor::<4>::from_primitive::<CubeBackend>(t);
+    (back(dq), back(dk), back(dv))
+}
+
 /// The WGSL forward: (out, log-sum-exp (batch, heads, len_q)). `head_dim` must pass
 /// [`kernel_head_dim`].
 pub fn attention_wgpu(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: &AttentionMask, scale: f64) -> (Tensor<4>, Tensor<3>) {
     let [b, h, lq, dh] = q.dims();
     let lk = k.dims()[2];
     let device = q.device();
-    let lens: Vec<f32> = mask.key_lens.clone().unwrap_or_else(|| vec![lk; b]).iter().map(|&n| n.min(lk) as f32).collect();
-    let lens = Tensor::<1>::from_data(TensorData::new(lens, [b]), &device);
-    let client = match device.as_dispatch().clone().inner() {
-        DispatchDevice::Cube(cd) => cd.client(),
-        _ => unreachable!("attention_wgpu on a wgpu device"),
-    };
+    let lens = lens_tensor(mask, b, lk, &device);
+    let client = client_of(&device);
     let props = client.properties();
     let (wg, kt) = attention_plan(dh, props.hardware.max_units_per_cube, props.hardware.max_shared_memory_size);
     let (q, k, v, lens) = (cube(q), cube(k), cube(v), cube(lens));
@@ -109,15 +197,83 @@ pub fn attention_wgpu(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: &Attention
     let out = CubeTensor::new_contiguous(client.clone(), cube_dev.clone(), Shape::new([b, h, lq, dh]), client.empty((b * h * lq * dh).max(1) * 4), DType::F32);
     let lse = CubeTensor::new_contiguous(client.clone(), cube_dev, Shape::new([b, h, lq]), client.empty((b * h * lq).max(1) * 4), DType::F32);
     if b * h * lq > 0 {
-        let words = [h as u32, lq as u32, lk as u32, (scale as f32).to_bits()];
-        let info = MetadataBindingInfo::custom(vec![words[0] as u64 | (words[1] as u64) << 32, words[2] as u64 | (words[3] as u64) << 32]);
         let args = [&q, &k, &v, &lens, &out, &lse]
             .iter()
             .fold(KernelArguments::new(), |a, t| a.with_buffer(t.handle.clone().binding()))
-            .with_info(info);
+            .with_info(params(h, lq, lk, scale));
         let kernel = AttentionKernel { workgroup: wg, dh: dh as u32, kt, causal: mask.causal };
         let count = CubeCount::Static((lq as u32).div_ceil(wg), (b * h) as u32, 1);
         client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(wg))), count, args);
     }
     (Tensor::from_primitive::<CubeBackend>(out), Tensor::from_primitive::<CubeBackend>(lse))
+}
+
+mod autodiff {
+    //! The fused attention under burn's autodiff: forward keeps (q, k, v, out, lse), the
+    //! registered backward runs `attention_backward.wgsl`.
+    use super::{attention_backward_wgpu, attention_wgpu, AttentionMask};
+    use burn::backend::autodiff::checkpoint::base::Checkpointer;
+    use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+    use burn::backend::autodiff::grads::Gradients;
+    use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+    use burn::backend::wgpu::{CubeBackend, CubeTensor};
+    use burn::backend::{Autodiff, DispatchKindConversion, DispatchTensor};
+    use burn::tensor::Tensor;
+
+    #[derive(Debug, Clone)]
+    struct Saved {
+        q: CubeTensor,
+        k: CubeTensor,
+        v: CubeTensor,
+        out: CubeTensor,
+        lse: CubeTensor,
+        mask: AttentionMask,
+        scale: f64,
+    }
+
+    #[derive(Debug)]
+    struct AttentionBackward;
+
+    fn plain<const D: usize>(t: CubeTensor) -> Tensor<D> {
+        Tensor::<D>::from_primitive::<CubeBackend>(t)
+    }
+    fn raw<const D: usize>(t: Tensor<D>) -> CubeTensor {
+        t.try_into_primitive::<CubeBackend>().expect("a wgpu float tensor")
+    }
+
+    impl Backward<CubeBackend, 3> for AttentionBackward {
+        type State = Saved;
+        fn backward(self, ops: Ops<Saved, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+            let dout = plain::<4>(grads.consume::<CubeBackend>(&ops.node));
+            let s = ops.state;
+            let (dq, dk, dv) = attention_backward_wgpu(plain(s.q), plain(s.k), plain(s.v), plain(s.out), plain(s.lse), dout, &s.mask, s.scale);
+            for (parent, g) in ops.parents.into_iter().zip([raw(dq), raw(dk), raw(dv)]) {
+                if let Some(node) = parent {
+                    grads.register::<CubeBackend>(node.id, g);
+                }
+            }
+        }
+    }
+
+    pub fn attention_autodiff<C: CheckpointStrategy>(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: &AttentionMask, scale: f64) -> Tensor<4>
+    where
+        DispatchTensor: DispatchKindConversion<Autodiff<CubeBackend, C>>,
+    {
+        type Ad<C> = Autodiff<CubeBackend, C>;
+        let q = q.try_into_primitive::<Ad<C>>().expect("q on the autodiff device");
+        let k = k.try_into_primitive::<Ad<C>>().expect("k on the autodiff device");
+        let v = v.try_into_primitive::<Ad<C>>().expect("v on the autodiff device");
+        let guards = [q.node(), k.node(), v.node()];
+        let (q, k, v) = (q.into_primitive(), k.into_primitive(), v.into_primitive());
+        let (out, lse) = attention_wgpu(plain(q.clone()), plain(k.clone()), plain(v.clone()), mask, scale);
+        let out = raw(out);
+        let res = match AttentionBackward.prepare::<C>(guards).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let saved = Saved { q, k, v, out: out.clone(), lse: raw(lse), mask: mask.clone(), scale };
+                prep.finish(saved, out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(out),
+        };
+        Tensor::<4>::from_primitive::<Ad<C>>(res)
+    }
 }
