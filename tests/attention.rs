@@ -3,7 +3,7 @@
 //! causal masks.
 
 use burn::tensor::{Tensor, TensorData};
-use rankmamba::ops::attention::{attention_reference, attention_wgpu, AttentionMask};
+use rankmamba::ops::attention::{attention_f64, attention_grads_f64, attention_reference, attention_wgpu, AttentionMask};
 use rankmamba::ops::selective_scan::reference::relative_error;
 use rankmamba::DeviceChoice;
 
@@ -16,34 +16,6 @@ fn rnd(n: usize, seed: &mut u64) -> Vec<f32> {
             ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
         })
         .collect()
-}
-
-/// out and lse in f64 loops.
-fn oracle(q: &[f32], k: &[f32], v: &[f32], b: usize, h: usize, l: usize, dh: usize, lens: &[usize], causal: bool, scale: f64) -> (Vec<f64>, Vec<f64>) {
-    let mut out = vec![0f64; b * h * l * dh];
-    let mut lse = vec![0f64; b * h * l];
-    for s in 0..b {
-        for hh in 0..h {
-            let base = (s * h + hh) * l;
-            for i in 0..l {
-                let keys: Vec<usize> = (0..lens[s]).filter(|&j| !causal || j <= i).collect();
-                let sc: Vec<f64> = keys
-                    .iter()
-                    .map(|&j| (0..dh).map(|d| q[(base + i) * dh + d] as f64 * k[(base + j) * dh + d] as f64).sum::<f64>() * scale)
-                    .collect();
-                let m = sc.iter().cloned().fold(f64::MIN, f64::max);
-                let z: f64 = sc.iter().map(|x| (x - m).exp()).sum();
-                for (x, &j) in sc.iter().zip(&keys) {
-                    let p = (x - m).exp() / z;
-                    for d in 0..dh {
-                        out[(base + i) * dh + d] += p * v[(base + j) * dh + d] as f64;
-                    }
-                }
-                lse[base + i] = m + z.ln();
-            }
-        }
-    }
-    (out, lse)
 }
 
 #[test]
@@ -63,7 +35,7 @@ fn forward_matches_f64_with_masks() {
             // padding: a random real length per sequence (at least one key)
             let lens: Vec<usize> = (0..b).map(|s| if s == 0 { l } else { 1 + (rnd(1, &mut seed)[0].abs() * (l as f32 - 1.0)) as usize }).collect();
             let scale = 1.0 / (dh as f64).sqrt();
-            let (want, want_lse) = oracle(&q, &k, &v, b, h, l, dh, &lens, causal, scale);
+            let (want, want_lse) = attention_f64(&q, &k, &v, b, h, l, dh, &lens, causal, scale);
             let t = |x: &Vec<f32>, d: &burn::tensor::Device| Tensor::<4>::from_data(TensorData::new(x.clone(), [b, h, l, dh]), d);
             let mask = AttentionMask { key_lens: Some(lens.clone()), causal };
             let (out, lse) = attention_wgpu(t(&q, &dev), t(&k, &dev), t(&v, &dev), &mask, scale);
@@ -79,36 +51,6 @@ fn forward_matches_f64_with_masks() {
             }
         }
     }
-}
-
-/// Gradients of Σ out ⊙ w in f64: (dq, dk, dv).
-#[allow(clippy::too_many_arguments)]
-fn oracle_grads(q: &[f32], k: &[f32], v: &[f32], w: &[f32], b: usize, h: usize, l: usize, dh: usize, lens: &[usize], causal: bool, scale: f64) -> [Vec<f64>; 3] {
-    let (mut dq, mut dk, mut dv) = (vec![0f64; q.len()], vec![0f64; k.len()], vec![0f64; v.len()]);
-    for s in 0..b {
-        for hh in 0..h {
-            let base = (s * h + hh) * l;
-            let at = |x: &[f32], r: usize, d: usize| x[(base + r) * dh + d] as f64;
-            for i in 0..l {
-                let keys: Vec<usize> = (0..lens[s]).filter(|&j| !causal || j <= i).collect();
-                let sc: Vec<f64> = keys.iter().map(|&j| (0..dh).map(|d| at(q, i, d) * at(k, j, d)).sum::<f64>() * scale).collect();
-                let m = sc.iter().cloned().fold(f64::MIN, f64::max);
-                let z: f64 = sc.iter().map(|x| (x - m).exp()).sum();
-                let p: Vec<f64> = sc.iter().map(|x| (x - m).exp() / z).collect();
-                let dp: Vec<f64> = keys.iter().map(|&j| (0..dh).map(|d| at(w, i, d) * at(v, j, d)).sum()).collect();
-                let dsum: f64 = p.iter().zip(&dp).map(|(a, b)| a * b).sum();
-                for (n, &j) in keys.iter().enumerate() {
-                    let ds = p[n] * (dp[n] - dsum);
-                    for d in 0..dh {
-                        dq[(base + i) * dh + d] += ds * at(k, j, d) * scale;
-                        dk[(base + j) * dh + d] += ds * at(q, i, d) * scale;
-                        dv[(base + j) * dh + d] += p[n] * at(w, i, d);
-                    }
-                }
-            }
-        }
-    }
-    [dq, dk, dv]
 }
 
 #[test]
@@ -127,7 +69,7 @@ fn gradients_match_f64_through_autodiff() {
                 let (q, k, v, w) = (rnd(n, &mut seed), rnd(n, &mut seed), rnd(n, &mut seed), rnd(n, &mut seed));
                 let lens: Vec<usize> = (0..b).map(|s| if s == 0 { l } else { 1 + (rnd(1, &mut seed)[0].abs() * (l as f32 - 1.0)) as usize }).collect();
                 let scale = 1.0 / (dh as f64).sqrt();
-                let want = oracle_grads(&q, &k, &v, &w, b, h, l, dh, &lens, causal, scale);
+                let want = attention_grads_f64(&q, &k, &v, &w, b, h, l, dh, &lens, causal, scale);
                 let t = |x: &Vec<f32>| Tensor::<4>::from_data(TensorData::new(x.clone(), [b, h, l, dh]), &ad);
                 let (qt, kt, vt) = (t(&q).require_grad(), t(&k).require_grad(), t(&v).require_grad());
                 let mask = AttentionMask { key_lens: Some(lens.clone()), causal };

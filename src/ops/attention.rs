@@ -208,6 +208,66 @@ pub fn attention_wgpu(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: &Attention
     (Tensor::from_primitive::<CubeBackend>(out), Tensor::from_primitive::<CubeBackend>(lse))
 }
 
+/// The f64 oracle: (out, lse) for row-major (batch, heads, len, head_dim) inputs of equal
+/// query and key length, `lens` real keys per sequence.
+#[allow(clippy::too_many_arguments)]
+pub fn attention_f64(q: &[f32], k: &[f32], v: &[f32], b: usize, h: usize, l: usize, dh: usize, lens: &[usize], causal: bool, scale: f64) -> (Vec<f64>, Vec<f64>) {
+    let mut out = vec![0f64; b * h * l * dh];
+    let mut lse = vec![0f64; b * h * l];
+    for s in 0..b {
+        for hh in 0..h {
+            let base = (s * h + hh) * l;
+            for i in 0..l {
+                let keys: Vec<usize> = (0..lens[s]).filter(|&j| !causal || j <= i).collect();
+                let sc: Vec<f64> = keys
+                    .iter()
+                    .map(|&j| (0..dh).map(|d| q[(base + i) * dh + d] as f64 * k[(base + j) * dh + d] as f64).sum::<f64>() * scale)
+                    .collect();
+                let m = sc.iter().cloned().fold(f64::MIN, f64::max);
+                let z: f64 = sc.iter().map(|x| (x - m).exp()).sum();
+                for (x, &j) in sc.iter().zip(&keys) {
+                    let p = (x - m).exp() / z;
+                    for d in 0..dh {
+                        out[(base + i) * dh + d] += p * v[(base + j) * dh + d] as f64;
+                    }
+                }
+                lse[base + i] = m + z.ln();
+            }
+        }
+    }
+    (out, lse)
+}
+
+/// The f64 oracle of the backward: (dq, dk, dv) of Σ out ⊙ w.
+#[allow(clippy::too_many_arguments)]
+pub fn attention_grads_f64(q: &[f32], k: &[f32], v: &[f32], w: &[f32], b: usize, h: usize, l: usize, dh: usize, lens: &[usize], causal: bool, scale: f64) -> [Vec<f64>; 3] {
+    let (mut dq, mut dk, mut dv) = (vec![0f64; q.len()], vec![0f64; k.len()], vec![0f64; v.len()]);
+    for s in 0..b {
+        for hh in 0..h {
+            let base = (s * h + hh) * l;
+            let at = |x: &[f32], r: usize, d: usize| x[(base + r) * dh + d] as f64;
+            for i in 0..l {
+                let keys: Vec<usize> = (0..lens[s]).filter(|&j| !causal || j <= i).collect();
+                let sc: Vec<f64> = keys.iter().map(|&j| (0..dh).map(|d| at(q, i, d) * at(k, j, d)).sum::<f64>() * scale).collect();
+                let m = sc.iter().cloned().fold(f64::MIN, f64::max);
+                let z: f64 = sc.iter().map(|x| (x - m).exp()).sum();
+                let p: Vec<f64> = sc.iter().map(|x| (x - m).exp() / z).collect();
+                let dp: Vec<f64> = keys.iter().map(|&j| (0..dh).map(|d| at(w, i, d) * at(v, j, d)).sum()).collect();
+                let dsum: f64 = p.iter().zip(&dp).map(|(a, b)| a * b).sum();
+                for (n, &j) in keys.iter().enumerate() {
+                    let ds = p[n] * (dp[n] - dsum);
+                    for d in 0..dh {
+                        dq[(base + i) * dh + d] += ds * at(k, j, d) * scale;
+                        dk[(base + j) * dh + d] += ds * at(q, i, d) * scale;
+                        dv[(base + j) * dh + d] += p[n] * at(w, i, d);
+                    }
+                }
+            }
+        }
+    }
+    [dq, dk, dv]
+}
+
 mod autodiff {
     //! The fused attention under burn's autodiff: forward keeps (q, k, v, out, lse), the
     //! registered backward runs `attention_backward.wgsl`.
