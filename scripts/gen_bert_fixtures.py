@@ -83,6 +83,15 @@ def main():
     write_dir("tiny-bert-rankmamba", rsd, conf, tok_file)
     cls = lambda e: model.classifier(model.bert(**e).last_hidden_state[:, 0])[0, 0]  # noqa: E731
     expected["tiny-bert-rankmamba"] = scores(tok, cls, 64)
+    # RankMamba's encoder template (its compat mode): one sequence "[query]q[SEP][passage]d"
+    compat = []
+    with torch.no_grad():
+        for q, doc in CASES:
+            enc = tok("[query]" + q + "[SEP]" + "[passage]" + doc, truncation=True, max_length=64, return_tensors="pt",
+                      return_token_type_ids=True)
+            compat.append({"query": q, "document": doc, "max_length": 64, "input_ids": enc["input_ids"][0].tolist(),
+                           "token_type_ids": enc["token_type_ids"][0].tolist(), "score": float(cls(enc))})
+    expected["tiny-bert-rankmamba-compat"] = compat
 
     torch.manual_seed(0)
     real = BertForSequenceClassification.from_pretrained(MINILM, num_labels=1).eval()

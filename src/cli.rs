@@ -81,7 +81,8 @@ struct ModelArgs {
     #[arg(long, default_value_t = 16)]
     batch_size: usize,
     /// `exact` (default: scores independent of the batch) or `rankmamba-v1` (reproduce the
-    /// released evaluation code: "[query]" prefix, 718-token documents, left padding with id 0).
+    /// released code: for Mamba the evaluation template — "[query]" prefix, 718-token documents,
+    /// left padding with id 0 — for BERT encoders "[query]q[SEP][passage]d" as one sequence).
     #[arg(long, default_value = "exact")]
     compat: String,
 }

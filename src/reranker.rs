@@ -115,9 +115,6 @@ impl Reranker {
         let arch = match model_type.as_str() {
             "mamba" => Arch::Mamba(MambaConfig::from_json(&config_path, &config_json)?),
             "bert" => {
-                if options.mode != Mode::Exact {
-                    return Err(Error::Input(format!("compat mode `{}` applies to Mamba checkpoints only", options.mode)));
-                }
                 let config = BertConfig::from_json(&config_path, &config_json)?;
                 if options.max_length > config.max_position_embeddings {
                     pre_warnings.push(format!(
@@ -230,7 +227,10 @@ impl Reranker {
                 Ok(Encoded { type_ids: vec![0; ids.len()], ids })
             }
             Text::Encoder(t) => {
-                let (ids, type_ids) = t.encode_pair(query, document)?;
+                let (ids, type_ids) = match self.options.mode {
+                    Mode::Exact => t.encode_pair(query, document)?,
+                    Mode::RankMambaV1 => t.encode_rankmamba(query, document)?,
+                };
                 Ok(Encoded { ids, type_ids })
             }
         }
@@ -284,7 +284,7 @@ impl Reranker {
         // exact mode: longest first, so each batch pads little; compat: input order, like the
         // released code, whose scores depend on the batch
         let mut order: Vec<usize> = (0..seqs.len()).collect();
-        if self.options.mode == Mode::Exact {
+        if self.options.mode == Mode::Exact || matches!(self.text, Text::Encoder(_)) {
             order.sort_by_key(|&i| std::cmp::Reverse(seqs[i].ids.len()));
         }
         let mut scores = vec![0f32; seqs.len()];
@@ -345,18 +345,19 @@ impl Reranker {
         let mut last = Vec::with_capacity(batch.len());
         for s in batch {
             let pad = width - s.ids.len();
-            match self.options.mode {
+            let left_pad = self.options.mode == Mode::RankMambaV1 && matches!(self.text, Text::Decoder(_));
+            match left_pad {
                 // right padding: positions after the last real token cannot reach it (causal),
-                // and the encoder masks them
-                Mode::Exact => {
+                // and the encoder masks them (RankMamba's encoders pad right with a mask too)
+                false => {
                     ids.extend(s.ids.iter().map(|&x| x as i64));
                     ids.extend(std::iter::repeat_n(pad_id, pad));
                     types.extend(s.type_ids.iter().map(|&x| x as i64));
                     types.extend(std::iter::repeat_n(0i64, pad));
                     last.push(s.ids.len() - 1);
                 }
-                // released code: left padding with id 0, pads run through conv and scan
-                Mode::RankMambaV1 => {
+                // released Mamba code: left padding with id 0, pads run through conv and scan
+                true => {
                     ids.extend(std::iter::repeat_n(0i64, pad));
                     ids.extend(s.ids.iter().map(|&x| x as i64));
                     last.push(width - 1);

@@ -166,6 +166,18 @@ impl PairEncoder {
         self.tokenizer.get_vocab(true).values().copied().max().unwrap_or(0)
     }
 
+    /// RankMamba's encoder template (its compat mode): `"[query]" + query + "[SEP]" +
+    /// "[passage]" + document` tokenized as one sequence (`[CLS] … [SEP]`, token types all 0),
+    /// cut at `max_length`.
+    pub fn encode_rankmamba(&self, query: &str, document: &str) -> Result<(Vec<u32>, Vec<u32>)> {
+        let text = format!("[query]{query}[SEP][passage]{document}");
+        let enc = self
+            .tokenizer
+            .encode(text.as_str(), true)
+            .map_err(|e| Error::Tokenizer { path: self.path.clone(), msg: format!("encoding failed: {e}") })?;
+        Ok((enc.get_ids().to_vec(), enc.get_type_ids().to_vec()))
+    }
+
     /// (token ids, token type ids) of one (query, document) pair. An empty document encodes
     /// the query alone, as transformers does for an empty `text_pair`.
     pub fn encode_pair(&self, query: &str, document: &str) -> Result<(Vec<u32>, Vec<u32>)> {

@@ -14,12 +14,16 @@ fn bert_expected() -> Value {
 }
 
 fn check(dir: &Path, cases: &[Value]) {
+    check_mode(dir, cases, Mode::Exact)
+}
+
+fn check_mode(dir: &Path, cases: &[Value], mode: Mode) {
     for device in devices() {
         for max_length in cases.iter().map(|c| c["max_length"].as_u64().unwrap() as usize).collect::<std::collections::BTreeSet<_>>() {
             let sel: Vec<&Value> = cases.iter().filter(|c| c["max_length"] == max_length).collect();
             let pairs: Vec<(&str, &str)> = sel.iter().map(|c| (c["query"].as_str().unwrap(), c["document"].as_str().unwrap())).collect();
             for batch_size in [1usize, 5, 17] {
-                let r = Reranker::load_with(dir, device, RerankerOptions { max_length, batch_size, mode: Mode::Exact })
+                let r = Reranker::load_with(dir, device, RerankerOptions { max_length, batch_size, mode })
                     .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
                 for (c, p) in sel.iter().zip(&pairs) {
                     let enc = r.encode_pair(p.0, p.1).unwrap();
@@ -41,6 +45,7 @@ fn tiny_random_bert_matches_transformers() {
     let e = bert_expected();
     check(&fixtures().join("tiny-bert"), e["tiny-bert"].as_array().unwrap());
     check(&fixtures().join("tiny-bert-rankmamba"), e["tiny-bert-rankmamba"].as_array().unwrap());
+    check_mode(&fixtures().join("tiny-bert-rankmamba"), e["tiny-bert-rankmamba-compat"].as_array().unwrap(), Mode::RankMambaV1);
 }
 
 /// The real weights, fetched by scripts/fetch_minilm.sh (scripts/setup.sh runs it).
@@ -98,4 +103,25 @@ fn unsupported_architecture_and_mismatched_tokenizer_are_named() {
     let r = Reranker::load_with(fixtures().join("tiny-bert"), rankmamba::DeviceChoice::Cpu, RerankerOptions { max_length: 100, ..Default::default() }).unwrap();
     assert_eq!(r.info().max_length, 64);
     assert!(r.warnings().iter().any(|w| w.contains("max_position_embeddings")), "{:?}", r.warnings());
+}
+
+#[test]
+fn a_wrong_shape_names_the_tensor() {
+    use safetensors::tensor::TensorView;
+    let d = scratch_copy("tiny-bert");
+    let path = d.path().join("model.safetensors");
+    let bytes = std::fs::read(&path).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let name = "bert.encoder.layer.1.intermediate.dense.weight";
+    let mut owned: Vec<(String, Vec<usize>, Vec<u8>)> = st.tensors().into_iter().map(|(n, v)| (n, v.shape().to_vec(), v.data().to_vec())).collect();
+    for (n, shape, data) in owned.iter_mut() {
+        if n == name {
+            *shape = vec![shape[0] - 1, shape[1]];
+            data.truncate(shape[0] * shape[1] * 4);
+        }
+    }
+    let views: Vec<(String, TensorView)> = owned.iter().map(|(n, s, b)| (n.clone(), TensorView::new(safetensors::Dtype::F32, s.clone(), b).unwrap())).collect();
+    std::fs::write(&path, safetensors::serialize(views, None).unwrap()).unwrap();
+    let e = Reranker::load(d.path(), rankmamba::DeviceChoice::Cpu).err().unwrap().to_string();
+    assert!(e.contains(name) && e.contains("expected [23, 15]"), "{e}");
 }
