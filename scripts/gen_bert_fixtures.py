@@ -7,6 +7,8 @@
   odd sizes, max_position 64) in the `bert.` + `classifier.*` layout, with the MiniLM WordPiece
   tokenizer; tests/fixtures/tiny-bert-rankmamba: the same encoder as RankMamba saves it
   (`base_model.` + `regressor.classifier.*`, head on the [CLS] hidden state).
+- tests/fixtures/tiny-electra: a tiny random `ElectraForSequenceClassification` (embeddings
+  narrower than the encoder, so `embeddings_project` is used; dense → GELU → out_proj head).
 - tests/fixtures/minilm-head: a seeded random head for the real all-MiniLM-L6-v2 weights
   (fetched, not committed), loaded as `BertForSequenceClassification.from_pretrained(...,
   num_labels=1)` (its pooler from the checkpoint).
@@ -19,7 +21,8 @@ import sys
 
 import torch
 from safetensors.torch import save_file
-from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
+from transformers import (BertConfig, BertForSequenceClassification, ElectraConfig, ElectraForSequenceClassification,
+                          PreTrainedTokenizerFast)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIX = os.path.join(ROOT, "tests", "fixtures")
@@ -92,6 +95,24 @@ def main():
             compat.append({"query": q, "document": doc, "max_length": 64, "input_ids": enc["input_ids"][0].tolist(),
                            "token_type_ids": enc["token_type_ids"][0].tolist(), "score": float(cls(enc))})
     expected["tiny-bert-rankmamba-compat"] = compat
+
+    torch.manual_seed(12)
+    ecfg = ElectraConfig(vocab_size=30522, embedding_size=10, hidden_size=15, num_hidden_layers=2, num_attention_heads=3,
+                         intermediate_size=23, max_position_embeddings=64, num_labels=1, hidden_act="gelu")
+    electra = ElectraForSequenceClassification(ecfg).eval()
+    with torch.no_grad():
+        for n, p in electra.named_parameters():
+            if "LayerNorm" in n:
+                p.copy_(torch.randn_like(p) * 0.3 + (1.0 if n.endswith("weight") else 0.0))
+            elif p.dim() == 2:
+                p.copy_(torch.randn_like(p) / p.shape[-1] ** 0.5)
+            else:
+                p.copy_(torch.randn_like(p) * 0.2)
+    esd = {k: v for k, v in electra.state_dict().items() if not k.endswith("position_ids")}
+    econf = ecfg.to_dict()
+    econf["architectures"] = ["ElectraForSequenceClassification"]
+    write_dir("tiny-electra", esd, econf, tok_file)
+    expected["tiny-electra"] = scores(tok, lambda e: electra(**e).logits[0, 0], 64)
 
     torch.manual_seed(0)
     real = BertForSequenceClassification.from_pretrained(MINILM, num_labels=1).eval()

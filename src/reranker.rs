@@ -114,7 +114,7 @@ impl Reranker {
         let mut pre_warnings = Vec::new();
         let arch = match model_type.as_str() {
             "mamba" => Arch::Mamba(MambaConfig::from_json(&config_path, &config_json)?),
-            "bert" => {
+            "bert" | "electra" => {
                 let config = BertConfig::from_json(&config_path, &config_json)?;
                 if options.max_length > config.max_position_embeddings {
                     pre_warnings.push(format!(
@@ -135,7 +135,7 @@ impl Reranker {
                 Arch::GptNeox(GptNeoxConfig::from_json(&config_path, &config_json)?)
             }
             other => {
-                return Err(Error::config(&config_path, "model_type", format!("`{other}` is not supported (mamba, bert, gpt_neox)")))
+                return Err(Error::config(&config_path, "model_type", format!("`{other}` is not supported (mamba, bert, electra, gpt_neox)")))
             }
         };
         let text = match &arch {

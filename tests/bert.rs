@@ -1,7 +1,8 @@
-//! BERT-family cross-encoder: scores equal transformers' `BertForSequenceClassification`
-//! (num_labels = 1) within 1e-4 — a tiny random model with odd sizes, the same encoder in
-//! RankMamba's layout, and the real all-MiniLM-L6-v2 weights with a seeded head — on the CPU
-//! and on wgpu, in any batching, with pairs longer than max_length.
+//! BERT-family cross-encoder: scores equal transformers' `BertForSequenceClassification` /
+//! `ElectraForSequenceClassification` (num_labels = 1) within 1e-4 — tiny random models with
+//! odd sizes, the same encoder in RankMamba's layout and template, and the real
+//! all-MiniLM-L6-v2 weights with a seeded head — on the CPU and on wgpu, in any batching, with
+//! pairs longer than max_length.
 
 mod common;
 use common::*;
@@ -46,6 +47,7 @@ fn tiny_random_bert_matches_transformers() {
     check(&fixtures().join("tiny-bert"), e["tiny-bert"].as_array().unwrap());
     check(&fixtures().join("tiny-bert-rankmamba"), e["tiny-bert-rankmamba"].as_array().unwrap());
     check_mode(&fixtures().join("tiny-bert-rankmamba"), e["tiny-bert-rankmamba-compat"].as_array().unwrap(), Mode::RankMambaV1);
+    check(&fixtures().join("tiny-electra"), e["tiny-electra"].as_array().unwrap());
 }
 
 /// The real weights, fetched by scripts/fetch_minilm.sh (scripts/setup.sh runs it).

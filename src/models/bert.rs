@@ -1,6 +1,8 @@
-//! BERT-family cross-encoder (BERT, MiniLM): the encoder of HF `BertModel` plus a one-logit
-//! head, as `BertForSequenceClassification` (num_labels = 1: tanh pooler on [CLS], then the
-//! classifier) or as RankMamba's encoder rerankers (classifier on the [CLS] hidden state).
+//! BERT-family cross-encoder (BERT, MiniLM, ELECTRA): the encoder of HF `BertModel` plus a
+//! one-logit head, as `BertForSequenceClassification` (num_labels = 1: tanh pooler on [CLS],
+//! then the classifier), as `ElectraForSequenceClassification` (embeddings projected to the
+//! hidden size; head dense → GELU → out_proj on [CLS]) or as RankMamba's encoder rerankers
+//! (classifier on the [CLS] hidden state).
 //!
 //! Reference: transformers `modeling_bert.py`. Attention here is the plain tensor-op reference
 //! (scaled dot product with the padding mask); the fused WGSL kernel plugs in behind it.
@@ -24,6 +26,8 @@ use std::path::Path;
 #[derive(Debug, Clone)]
 pub struct BertConfig {
     pub hidden_size: usize,
+    /// Width of the embeddings (ELECTRA's `embedding_size`; = hidden_size for BERT).
+    pub embedding_size: usize,
     /// As declared; the loaded model counts its layers from the weight keys.
     pub num_layers: usize,
     pub num_heads: usize,
@@ -56,6 +60,7 @@ impl BertConfig {
         }
         let cfg = BertConfig {
             hidden_size: get("hidden_size")?,
+            embedding_size: if obj.contains_key("embedding_size") { get("embedding_size")? } else { get("hidden_size")? },
             num_layers: get("num_hidden_layers")?,
             num_heads: get("num_attention_heads")?,
             intermediate_size: get("intermediate_size")?,
@@ -102,6 +107,8 @@ pub enum Pooling {
     Pooler,
     /// RankMamba's encoders: classifier([CLS]).
     Cls,
+    /// `ElectraForSequenceClassification`: out_proj(gelu(dense([CLS]))).
+    Electra,
 }
 
 #[derive(Module, Debug)]
@@ -113,8 +120,12 @@ pub struct BertReranker {
     /// (type_vocab, d)
     pub token_type_embeddings: Param<Tensor<2>>,
     pub embed_norm: LayerNorm,
+    /// ELECTRA: (hidden, embedding_size) when the embeddings are narrower than the encoder
+    pub embeddings_project: Option<Linear>,
     pub layers: Vec<BertLayer>,
     pub pooler: Option<Linear>,
+    /// ELECTRA's head: the dense layer before `head` (= its out_proj)
+    pub head_dense: Option<Linear>,
     /// (1, d) weight, (1) bias
     pub head: Linear,
     #[module(skip)]
@@ -123,15 +134,15 @@ pub struct BertReranker {
     pub pooling: Pooling,
 }
 
-/// Model-prefix styles: `bert.` (BertForSequenceClassification), none (BertModel),
+/// Model-prefix styles: `bert.` (BertForSequenceClassification), `electra.`, none (BertModel),
 /// `base_model.` (RankMamba).
 fn strip_prefix(raw: &str) -> Option<&str> {
-    for p in ["bert.", "base_model."] {
+    for p in ["bert.", "electra.", "base_model."] {
         if let Some(rest) = raw.strip_prefix(p) {
             return Some(rest);
         }
     }
-    if raw.starts_with("embeddings.") || raw.starts_with("encoder.") || raw.starts_with("pooler.") {
+    if raw.starts_with("embeddings.") || raw.starts_with("encoder.") || raw.starts_with("pooler.") || raw.starts_with("embeddings_project.") {
         return Some(raw);
     }
     None
@@ -149,6 +160,12 @@ impl BertReranker {
                 }
                 "regressor.classifier.weight" | "regressor.classifier.bias" => {
                     head.insert(if name.ends_with("weight") { "weight" } else { "bias" }, (name, t, Pooling::Cls));
+                }
+                "classifier.out_proj.weight" | "classifier.out_proj.bias" => {
+                    head.insert(if name.ends_with("weight") { "weight" } else { "bias" }, (name, t, Pooling::Electra));
+                }
+                "classifier.dense.weight" | "classifier.dense.bias" => {
+                    head.insert(if name.ends_with("weight") { "dense.weight" } else { "dense.bias" }, (name, t, Pooling::Electra));
                 }
                 _ if name.ends_with("position_ids") => {} // a buffer, 0..max_position
                 _ => match strip_prefix(name) {
@@ -183,15 +200,19 @@ impl BertReranker {
                 bias: param(take(&format!("{prefix}.bias"), &[out])?, device),
             })
         };
-        let norm = |prefix: &str| -> Result<LayerNorm> {
-            Ok(LayerNorm { weight: param(take(&format!("{prefix}.weight"), &[d])?, device), bias: param(take(&format!("{prefix}.bias"), &[d])?, device) })
+        let norm_w = |prefix: &str, w: usize| -> Result<LayerNorm> {
+            Ok(LayerNorm { weight: param(take(&format!("{prefix}.weight"), &[w])?, device), bias: param(take(&format!("{prefix}.bias"), &[w])?, device) })
         };
+        let norm = |prefix: &str| norm_w(prefix, d);
+        let emb = config.embedding_size;
         let word = body.get("embeddings.word_embeddings.weight").map(|x| x.1);
         if let Some(w) = word {
-            if w.shape.len() == 2 && w.shape[1] != d {
-                return Err(Error::config(config_path, "hidden_size", format!("{d} contradicts the weights: word embeddings have shape {:?}", w.shape)));
+            if w.shape.len() == 2 && w.shape[1] != emb {
+                let field = if emb == d { "hidden_size" } else { "embedding_size" };
+                return Err(Error::config(config_path, field, format!("{emb} contradicts the weights: word embeddings have shape {:?}", w.shape)));
             }
         }
+        let embeddings_project = if emb != d { Some(linear("embeddings_project", d, emb)?) } else { None };
         let n_layers = body
             .keys()
             .filter_map(|k| k.strip_prefix("encoder.layer.")?.split('.').next()?.parse::<usize>().ok())
@@ -219,12 +240,24 @@ impl BertReranker {
             });
         }
         let pooler = if body.contains_key("pooler.dense.weight") { Some(linear("pooler.dense", d, d)?) } else { None };
+        let head_dense = match (head.get("dense.weight"), head.get("dense.bias")) {
+            (Some((wn, w, _)), Some((bn, b, _))) => {
+                expect_shape(wn, w, &[d, d], "ELECTRA's head dense layer")?;
+                expect_shape(bn, b, &[d], "ELECTRA's head dense layer")?;
+                Some(Linear { weight: param(w, device), bias: param(b, device) })
+            }
+            (None, None) => None,
+            _ => return Err(Error::tensor(src, "classifier.dense.weight", "ELECTRA's head needs both dense `weight` and `bias`")),
+        };
         let (head, pooling) = match (head.get("weight"), head.get("bias")) {
             (Some((wn, w, pw)), Some((bn, b, pb))) if pw == pb => {
                 expect_shape(wn, w, &[1, d], "one score from the hidden state (num_labels = 1)")?;
                 expect_shape(bn, b, &[1], "one score")?;
                 if *pw == Pooling::Pooler && pooler.is_none() {
                     return Err(Error::tensor(src, "pooler.dense.weight", "missing: `classifier.*` reads the pooler output"));
+                }
+                if *pw == Pooling::Electra && head_dense.is_none() {
+                    return Err(Error::tensor(src, "classifier.dense.weight", "missing: ELECTRA's `classifier.out_proj` reads it"));
                 }
                 (Linear { weight: param(w, device), bias: param(b, device) }, *pw)
             }
@@ -245,12 +278,14 @@ impl BertReranker {
             _ => return Err(Error::tensor(src, "classifier.weight", "the head needs one `weight` and one `bias` of the same style")),
         };
         let model = BertReranker {
-            word_embeddings: param(take("embeddings.word_embeddings.weight", &[config.vocab_size, d])?, device),
-            position_embeddings: param(take("embeddings.position_embeddings.weight", &[config.max_position_embeddings, d])?, device),
-            token_type_embeddings: param(take("embeddings.token_type_embeddings.weight", &[config.type_vocab_size, d])?, device),
-            embed_norm: norm("embeddings.LayerNorm")?,
+            word_embeddings: param(take("embeddings.word_embeddings.weight", &[config.vocab_size, emb])?, device),
+            position_embeddings: param(take("embeddings.position_embeddings.weight", &[config.max_position_embeddings, emb])?, device),
+            token_type_embeddings: param(take("embeddings.token_type_embeddings.weight", &[config.type_vocab_size, emb])?, device),
+            embed_norm: norm_w("embeddings.LayerNorm", emb)?,
+            embeddings_project,
             layers,
             pooler,
+            head_dense,
             head,
             config,
             pooling,
@@ -267,10 +302,14 @@ impl BertReranker {
         let [b, l] = ids.dims();
         let cfg = &self.config;
         let (d, h, dh) = (cfg.hidden_size, cfg.num_heads, cfg.head_dim());
-        let words = self.word_embeddings.val().select(0, ids.reshape([b * l])).reshape([b, l, d]);
-        let types = self.token_type_embeddings.val().select(0, type_ids.reshape([b * l])).reshape([b, l, d]);
+        let e = cfg.embedding_size;
+        let words = self.word_embeddings.val().select(0, ids.reshape([b * l])).reshape([b, l, e]);
+        let types = self.token_type_embeddings.val().select(0, type_ids.reshape([b * l])).reshape([b, l, e]);
         let pos: Tensor<3> = self.position_embeddings.val().narrow(0, 0, l).unsqueeze();
         let mut x = layer_norm(words + types + pos, &self.embed_norm, cfg.layer_norm_eps);
+        if let Some(p) = &self.embeddings_project {
+            x = lin_apply(x, p);
+        }
         let mask = AttentionMask { key_lens: Some(lens.to_vec()), causal: false };
         for layer in &self.layers {
             let heads = |lin: &Linear| lin_apply(x.clone(), lin).reshape([b, l, h, dh]).swap_dims(1, 2); // (b, h, l, dh)
@@ -282,10 +321,10 @@ impl BertReranker {
             x = layer_norm(f + a, &layer.out_norm, cfg.layer_norm_eps);
         }
         let cls = x.narrow(1, 0, 1).reshape([b, d]);
-        let pooled = match (&self.pooler, self.pooling) {
-            (Some(p), Pooling::Pooler) => {
-                (cls.matmul(p.weight.val().transpose()) + p.bias.val().unsqueeze_dim(0)).tanh()
-            }
+        let dense = |p: &Linear, x: Tensor<2>| x.matmul(p.weight.val().transpose()) + p.bias.val().unsqueeze_dim(0);
+        let pooled = match (&self.pooler, &self.head_dense, self.pooling) {
+            (Some(p), _, Pooling::Pooler) => dense(p, cls).tanh(),
+            (_, Some(p), Pooling::Electra) => gelu(dense(p, cls)),
             _ => cls,
         };
         let s = pooled.matmul(self.head.weight.val().transpose()) + self.head.bias.val().unsqueeze_dim(0);
