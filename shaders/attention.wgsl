@@ -5,7 +5,10 @@
 // workgroup stages in workgroup memory. Masks: keys at or past the sequence's length (padding)
 // and, with CAUSAL, keys after the query.
 //
-// Rows are read as vec4 (head dim a multiple of 4).
+// Rows are read as vec4 (head dim a multiple of 4); q, k, v are f32, f16 (adapters with
+// shader-f16) or f16 packed in u32 pairs (`unpack2x16float`), as `in_ty` and `load` say;
+// accumulation is always f32.
+{{ enable_f16 }}
 //
 // Template constants (from Rust: device limits and head dim): WG (query rows per workgroup),
 // DH (head dim), KT (key rows per tile), CAUSAL.
@@ -23,13 +26,17 @@ struct Params {
     scale_bits: u32, // f32 scale, bit-cast
 }
 
-@group(0) @binding(0) var<storage, read_write> q: array<vec4<f32>>;    // (batch, heads, len_q, DH / 4)
-@group(0) @binding(1) var<storage, read_write> k: array<vec4<f32>>;    // (batch, heads, len_k, DH / 4)
-@group(0) @binding(2) var<storage, read_write> v: array<vec4<f32>>;    // (batch, heads, len_k, DH / 4)
+@group(0) @binding(0) var<storage, read_write> q: array<{{ in_ty }}>;    // (batch, heads, len_q, DH / 4)
+@group(0) @binding(1) var<storage, read_write> k: array<{{ in_ty }}>;    // (batch, heads, len_k, DH / 4)
+@group(0) @binding(2) var<storage, read_write> v: array<{{ in_ty }}>;    // (batch, heads, len_k, DH / 4)
 @group(0) @binding(3) var<storage, read_write> lens: array<f32>; // (batch): real key count of each sequence
 @group(0) @binding(4) var<storage, read_write> out: array<vec4<f32>>;  // (batch, heads, len_q, DH / 4)
 @group(0) @binding(5) var<storage, read_write> lse: array<f32>;  // (batch, heads, len_q)
 @group(0) @binding(6) var<uniform> p: Params;
+
+fn load_q(i: u32) -> vec4<f32> { return {{ load_q }}; }
+fn load_k(i: u32) -> vec4<f32> { return {{ load_k }}; }
+fn load_v(i: u32) -> vec4<f32> { return {{ load_v }}; }
 
 var<workgroup> klen_shared: u32;
 var<workgroup> k_tile: array<vec4<f32>, KT * D4>; // (KT, DH / 4)
@@ -55,7 +62,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     var acc: array<vec4<f32>, D4>;
     let qbase = (bh * p.len_q + qc) * D4;
     for (var d = 0u; d < D4; d++) {
-        qv[d] = q[qbase + d] * scale;
+        qv[d] = load_q(qbase + d) * scale;
         acc[d] = vec4<f32>(0.0);
     }
     var m = -3.0e38;
@@ -65,8 +72,8 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
         let rows = min(KT, klen - t0);
         workgroupBarrier();
         for (var x = lid.x; x < rows * D4; x += WG) {
-            k_tile[x] = k[kv + t0 * D4 + x];
-            v_tile[x] = v[kv + t0 * D4 + x];
+            k_tile[x] = load_k(kv + t0 * D4 + x);
+            v_tile[x] = load_v(kv + t0 * D4 + x);
         }
         workgroupBarrier();
         for (var j = 0u; j < rows; j++) {

@@ -90,3 +90,31 @@ fn gradients_match_f64_through_autodiff() {
         }
     }
 }
+
+/// q, k, v stored as f16 (read natively with shader-f16 here; packed u32 in the browser test):
+/// against f64 on the same f16-rounded values, f32 accumulation.
+#[test]
+fn forward_reads_f16_inputs() {
+    if std::env::var("RANKMAMBA_SKIP_WGPU").as_deref() == Ok("1") {
+        return;
+    }
+    let dev = DeviceChoice::Wgpu.device().unwrap();
+    for (b, h, l, dh, causal) in [(2, 3, 77, 64, false), (1, 2, 130, 32, true)] {
+        let mut seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+        let s0 = seed;
+        let n = b * h * l * dh;
+        let r16 = |v: Vec<f32>| v.into_iter().map(|x| half::f16::from_f32(x).to_f32()).collect::<Vec<f32>>();
+        let (q, k, v) = (r16(rnd(n, &mut seed)), r16(rnd(n, &mut seed)), r16(rnd(n, &mut seed)));
+        let lens = vec![l; b];
+        let scale = 1.0 / (dh as f64).sqrt();
+        let (want, _) = attention_f64(&q, &k, &v, b, h, l, dh, &lens, causal, scale);
+        let t = |x: &Vec<f32>| {
+            let h16: Vec<half::f16> = x.iter().map(|y| half::f16::from_f32(*y)).collect();
+            Tensor::<4>::from_data(TensorData::new(h16, [b, h, l, dh]), (&dev, burn::tensor::DType::F16))
+        };
+        let mask = AttentionMask { key_lens: Some(lens), causal };
+        let (out, _) = attention_wgpu(t(&q), t(&k), t(&v), &mask, scale);
+        let err = relative_error(&out.into_data().try_to_vec::<f32>().unwrap(), &want);
+        assert!(err <= 1e-4, "f16 ({b}, {h}, {l}, {dh}) causal {causal}: relative error {err:e} (seed {s0})");
+    }
+}

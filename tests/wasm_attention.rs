@@ -49,5 +49,16 @@ async fn attention_forward_and_gradients_match_f64_on_webgpu() {
             let err = relative_error(&read(g.unwrap()).await, wnt);
             assert!(err <= 1e-4, "{name} ({b}, {h}, {l}, {dh}) causal {causal}: relative error {err:e} (seed {s0})");
         }
+        // f16 inputs from host bytes: packed u32 reads (SwiftShader has no shader-f16)
+        let r16 = |x: &Vec<f32>| x.iter().map(|y| half::f16::from_f32(*y).to_f32()).collect::<Vec<f32>>();
+        let (q16, k16, v16) = (r16(&q), r16(&k), r16(&v));
+        let (want16, _) = attention_f64(&q16, &k16, &v16, b, h, l, dh, &lens, causal, scale);
+        let t16 = |x: &Vec<f32>| {
+            let halves: Vec<half::f16> = x.iter().map(|y| half::f16::from_f32(*y)).collect();
+            Tensor::<4>::from_data(TensorData::new(halves, [b, h, l, dh]), (&dev, burn::tensor::DType::F16))
+        };
+        let out = attention(t16(&q16), t16(&k16), t16(&v16), &mask, scale);
+        let err = relative_error(&read(out).await, &want16);
+        assert!(err <= 1e-4, "packed f16 ({b}, {h}, {l}, {dh}): relative error {err:e} (seed {s0})");
     }
 }

@@ -8,6 +8,7 @@ use burn::backend::DispatchDevice;
 use burn::cubecl::prelude::{CubeCount, ExecutionMode, KernelId};
 use burn::cubecl::server::{KernelArguments, MetadataBindingInfo};
 use burn::tensor::activation::softmax;
+use crate::ops::InputFormat;
 use burn::tensor::{DType, Shape, Tensor, TensorData};
 
 const ATTENTION_WGSL: &str = include_str!("../../shaders/attention.wgsl");
@@ -93,18 +94,20 @@ struct AttentionKernel {
     dh: u32,
     kt: u32,
     causal: bool,
+    format: InputFormat,
 }
 
 impl KernelSource for AttentionKernel {
     fn source(&self) -> SourceTemplate {
-        SourceTemplate::new(ATTENTION_WGSL)
+        self.format
+            .register_vec4(SourceTemplate::new(ATTENTION_WGSL), &["q", "k", "v"])
             .register("wg", self.workgroup.to_string())
             .register("dh", self.dh.to_string())
             .register("kt", self.kt.to_string())
             .register("causal", self.causal.to_string())
     }
     fn id(&self) -> KernelId {
-        KernelId::new::<Self>().mode(ExecutionMode::Unchecked).info((self.workgroup, self.dh, self.kt, self.causal))
+        KernelId::new::<Self>().mode(ExecutionMode::Unchecked).info((self.workgroup, self.dh, self.kt, self.causal, self.format))
     }
     fn lang(&self) -> &'static str {
         "wgsl"
@@ -182,7 +185,8 @@ pub fn attention_backward_wgpu(
     (back(dq), back(dk), back(dv))
 }
 
-/// The WGSL forward: (out, log-sum-exp (batch, heads, len_q)). `head_dim` must pass
+/// The WGSL forward: (out, log-sum-exp (batch, heads, len_q)), both f32. q, k, v are f32 or
+/// all f16 (read natively with `shader-f16`, else packed). `head_dim` must pass
 /// [`kernel_head_dim`].
 pub fn attention_wgpu(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: &AttentionMask, scale: f64) -> (Tensor<4>, Tensor<3>) {
     let [b, h, lq, dh] = q.dims();
@@ -192,7 +196,10 @@ pub fn attention_wgpu(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: &Attention
     let client = client_of(&device);
     let props = client.properties();
     let (wg, kt) = attention_plan(dh, props.hardware.max_units_per_cube, props.hardware.max_shared_memory_size);
-    let (q, k, v, lens) = (cube(q), cube(k), cube(v), cube(lens));
+    let format = if q.dtype() == DType::F16 { InputFormat::for_f16() } else { InputFormat::F32 };
+    let dtype = if format == InputFormat::F32 { DType::F32 } else { DType::F16 };
+    let as_dtype = |t: Tensor<4>| if t.dtype() == dtype { t } else { t.cast(dtype) };
+    let (q, k, v, lens) = (cube(as_dtype(q)), cube(as_dtype(k)), cube(as_dtype(v)), cube(lens));
     let cube_dev = q.device.clone();
     let out = CubeTensor::new_contiguous(client.clone(), cube_dev.clone(), Shape::new([b, h, lq, dh]), client.empty((b * h * lq * dh).max(1) * 4), DType::F32);
     let lse = CubeTensor::new_contiguous(client.clone(), cube_dev, Shape::new([b, h, lq]), client.empty((b * h * lq).max(1) * 4), DType::F32);
@@ -201,7 +208,7 @@ pub fn attention_wgpu(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: &Attention
             .iter()
             .fold(KernelArguments::new(), |a, t| a.with_buffer(t.handle.clone().binding()))
             .with_info(params(h, lq, lk, scale));
-        let kernel = AttentionKernel { workgroup: wg, dh: dh as u32, kt, causal: mask.causal };
+        let kernel = AttentionKernel { workgroup: wg, dh: dh as u32, kt, causal: mask.causal, format };
         let count = CubeCount::Static((lq as u32).div_ceil(wg), (b * h) as u32, 1);
         client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(wg))), count, args);
     }

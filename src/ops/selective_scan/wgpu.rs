@@ -8,6 +8,7 @@
 //! size come from the device limits and the shape ([`ScanPlan`]).
 
 use super::ScanInputs;
+pub use crate::ops::InputFormat;
 use burn::backend::wgpu::{into_contiguous, CubeBackend, CubeDim, CubeTensor, KernelSource, SourceKernel, SourceTemplate};
 use burn::backend::{CubeDevice, DispatchDevice};
 use burn::cubecl::prelude::{CubeCount, ExecutionMode, KernelId};
@@ -36,36 +37,6 @@ pub struct ScanOptions {
     pub poison: bool,
     /// For f16 inputs: force native `f16` or packed-u32 loads (else chosen from the adapter).
     pub f16_format: Option<InputFormat>,
-}
-
-/// How the kernel reads u, Δ and z.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum InputFormat {
-    F32,
-    /// `array<f16>`: needs the adapter's `shader-f16`.
-    F16,
-    /// f16 pairs in `array<u32>`, unpacked with `unpack2x16float`: any adapter.
-    PackedF16,
-}
-
-impl InputFormat {
-    fn register(self, t: SourceTemplate) -> SourceTemplate {
-        let (enable, ty) = match self {
-            InputFormat::F32 => ("", "f32"),
-            InputFormat::F16 => ("enable f16;", "f16"),
-            InputFormat::PackedF16 => ("", "u32"),
-        };
-        let load = |buf: &str| match self {
-            InputFormat::F32 => format!("{buf}[i]"),
-            InputFormat::F16 => format!("f32({buf}[i])"),
-            InputFormat::PackedF16 => format!("unpack2x16float({buf}[i >> 1u])[i & 1u]"),
-        };
-        t.register("enable_f16", enable)
-            .register("in_ty", ty)
-            .register("load_u", load("u"))
-            .register("load_delta", load("delta"))
-            .register("load_z", load("z"))
-    }
 }
 
 /// How one scan is laid out on the device.
@@ -216,11 +187,7 @@ pub fn forward(x: ScanInputs, opts: &ScanOptions) -> ScanOutput {
     let has_z = x.z.is_some();
     // u, Δ, z in f32, or all three in f16 (half the bytes of the kernel's main reads)
     let format = if x.u.dtype() == DType::F16 {
-        opts.f16_format.filter(|f| *f != InputFormat::F32).unwrap_or(if crate::device::wgpu_has_shader_f16() {
-            InputFormat::F16
-        } else {
-            InputFormat::PackedF16
-        })
+        opts.f16_format.filter(|f| *f != InputFormat::F32).unwrap_or(InputFormat::for_f16())
     } else {
         InputFormat::F32
     };
