@@ -6,7 +6,7 @@
 Two tiny random `GPTNeoXModel`s + a linear head on the last position, with the GPT-NeoX
 tokenizer and the Mamba reranker's template (scripts/gen_fixtures.py): tests/fixtures/tiny-neox
 (parallel residual, 2 of 5 head dims rotated, `gpt_neox.` + `classifier.*`) and
-tests/fixtures/tiny-neox-seq (sequential residual, full rotary, RankMamba's `base_model.` +
+tests/fixtures/tiny-neox-seq (sequential residual, full rotary, head dim 8 so wgpu runs the WGSL attention, RankMamba's `base_model.` +
 `regressor.classifier.*`). Scores one pair at a time into tests/fixtures/neox_expected.json.
 """
 import json
@@ -45,7 +45,7 @@ def main():
     expected = {}
     for name, seed, hidden, heads, inter, rotary, parallel, prefix, head_key in [
         ("tiny-neox", 5, 20, 4, 37, 0.4, True, "gpt_neox.", "classifier."),
-        ("tiny-neox-seq", 6, 18, 3, 29, 1.0, False, "base_model.", "regressor.classifier."),
+        ("tiny-neox-seq", 6, 24, 3, 29, 1.0, False, "base_model.", "regressor.classifier."),  # head dim 8: the WGSL kernel path
     ]:
         cfg, model, head = build(seed, hidden, heads, inter, rotary, parallel)
         d = os.path.join(FIX, name)

@@ -61,7 +61,7 @@ fn gradients_match_f64_through_autodiff() {
     }
     for dev in devices {
         let ad = dev.clone().autodiff();
-        for (b, h, l, dh) in [(1, 1, 1, 16), (2, 12, 3, 32), (3, 1, 77, 64), (2, 2, 130, 16)] {
+        for (b, h, l, dh) in [(1, 1, 1, 16), (2, 12, 3, 32), (3, 1, 77, 64), (2, 2, 130, 16), (1, 2, 512, 64), (2, 1, 1030, 16)] {
             for causal in [false, true] {
                 let mut seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
                 let s0 = seed;
