@@ -8,13 +8,13 @@
 //! (scaled dot product with the padding mask); the fused WGSL kernel plugs in behind it.
 
 use super::layers::{layer_norm, lin_apply, LayerNorm, Linear};
-use super::{expect_shape, param, uniform};
+use super::{expect_shape, fresh_head, param, Fields};
 use crate::error::{Error, Result};
 use crate::loader::{HostTensor, TensorSet};
 use crate::ops::attention::{attention, AttentionMask};
 use burn::module::{Module, Param};
 use burn::tensor::activation::gelu;
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -41,13 +41,8 @@ pub struct BertConfig {
 impl BertConfig {
     pub fn from_json(path: &Path, v: &Value) -> Result<Self> {
         let obj = v.as_object().ok_or_else(|| Error::format(path, "config.json is not a JSON object"))?;
-        let get = |k: &str| -> Result<usize> {
-            obj.get(k)
-                .and_then(Value::as_u64)
-                .filter(|x| *x > 0)
-                .map(|x| x as usize)
-                .ok_or_else(|| Error::config(path, k, format!("missing or not a positive integer ({:?})", obj.get(k))))
-        };
+        let f = Fields { path, obj };
+        let get = |k: &str| f.usize(k);
         if let Some(act) = obj.get("hidden_act").and_then(Value::as_str) {
             if act != "gelu" {
                 return Err(Error::config(path, "hidden_act", format!("`{act}` is not supported (only gelu)")));
@@ -66,8 +61,8 @@ impl BertConfig {
             intermediate_size: get("intermediate_size")?,
             vocab_size: get("vocab_size")?,
             max_position_embeddings: get("max_position_embeddings")?,
-            type_vocab_size: get("type_vocab_size").unwrap_or(2),
-            layer_norm_eps: obj.get("layer_norm_eps").and_then(Value::as_f64).unwrap_or(1e-12),
+            type_vocab_size: f.usize_or("type_vocab_size", 2)?,
+            layer_norm_eps: f.f64_or("layer_norm_eps", 1e-12)?,
         };
         if cfg.hidden_size % cfg.num_heads != 0 {
             return Err(Error::config(
@@ -262,18 +257,9 @@ impl BertReranker {
                 (Linear { weight: param(w, device), bias: param(b, device) }, *pw)
             }
             (None, None) => {
-                let bound = 1.0 / (d as f32).sqrt();
-                let w = uniform(d + 1, bound, super::mamba::FRESH_HEAD_SEED);
-                warnings.push(format!(
-                    "{source}: no ranking head (`classifier.*`): using a freshly initialised head (seed {}); scores are not \
-                     meaningful until it is trained",
-                    super::mamba::FRESH_HEAD_SEED
-                ));
-                let head = Linear {
-                    weight: Param::from_tensor(Tensor::<2>::from_data(TensorData::new(w[..d].to_vec(), [1, d]), device)),
-                    bias: Param::from_tensor(Tensor::<1>::from_data(TensorData::new(vec![w[d]], [1]), device)),
-                };
-                (head, if pooler.is_some() { Pooling::Pooler } else { Pooling::Cls })
+                warnings.push(super::fresh_head_warning(&source));
+                let (weight, bias) = fresh_head(d, device);
+                (Linear { weight, bias }, if pooler.is_some() { Pooling::Pooler } else { Pooling::Cls })
             }
             _ => return Err(Error::tensor(src, "classifier.weight", "the head needs one `weight` and one `bias` of the same style")),
         };

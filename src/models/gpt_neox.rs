@@ -6,7 +6,7 @@
 //! Reference: transformers `modeling_gpt_neox.py` (`GPTNeoXModel` + a linear head).
 
 use super::layers::{layer_norm, lin_apply, LayerNorm, Linear};
-use super::{expect_shape, param, uniform};
+use super::{expect_shape, fresh_head, param, Fields};
 use crate::error::{Error, Result};
 use crate::loader::{HostTensor, TensorSet};
 use crate::ops::attention::{attention, AttentionMask};
@@ -38,13 +38,8 @@ impl GptNeoxConfig {
     /// `rope_parameters.{partial_rotary_factor, rope_theta}` (transformers ≥ 5).
     pub fn from_json(path: &Path, v: &Value) -> Result<Self> {
         let obj = v.as_object().ok_or_else(|| Error::format(path, "config.json is not a JSON object"))?;
-        let get = |k: &str| -> Result<usize> {
-            obj.get(k)
-                .and_then(Value::as_u64)
-                .filter(|x| *x > 0)
-                .map(|x| x as usize)
-                .ok_or_else(|| Error::config(path, k, format!("missing or not a positive integer ({:?})", obj.get(k))))
-        };
+        let f = Fields { path, obj };
+        let get = |k: &str| f.usize(k);
         if let Some(act) = obj.get("hidden_act").and_then(Value::as_str) {
             if act != "gelu" {
                 return Err(Error::config(path, "hidden_act", format!("`{act}` is not supported (only gelu)")));
@@ -80,11 +75,11 @@ impl GptNeoxConfig {
             num_heads: heads,
             intermediate_size: get("intermediate_size")?,
             vocab_size: get("vocab_size")?,
-            layer_norm_eps: obj.get("layer_norm_eps").and_then(Value::as_f64).unwrap_or(1e-5),
-            use_parallel_residual: obj.get("use_parallel_residual").and_then(Value::as_bool).unwrap_or(true),
+            layer_norm_eps: f.f64_or("layer_norm_eps", 1e-5)?,
+            use_parallel_residual: f.bool_or("use_parallel_residual", true)?,
             rotary_ndims,
             rotary_base: base,
-            attention_bias: obj.get("attention_bias").and_then(Value::as_bool).unwrap_or(true),
+            attention_bias: f.bool_or("attention_bias", true)?,
         })
     }
 }
@@ -206,17 +201,9 @@ impl GptNeoxReranker {
                 Linear { weight: param(w, device), bias: param(b, device) }
             }
             (None, None) => {
-                let bound = 1.0 / (d as f32).sqrt();
-                let w = uniform(d + 1, bound, super::mamba::FRESH_HEAD_SEED);
-                warnings.push(format!(
-                    "{source}: no ranking head (`classifier.*` or `regressor.classifier.*`): using a freshly initialised head \
-                     (seed {}); scores are not meaningful until it is trained",
-                    super::mamba::FRESH_HEAD_SEED
-                ));
-                Linear {
-                    weight: Param::from_tensor(Tensor::<2>::from_data(TensorData::new(w[..d].to_vec(), [1, d]), device)),
-                    bias: Param::from_tensor(Tensor::<1>::from_data(TensorData::new(vec![w[d]], [1]), device)),
-                }
+                warnings.push(super::fresh_head_warning(&source));
+                let (weight, bias) = fresh_head(d, device);
+                Linear { weight, bias }
             }
             _ => return Err(Error::tensor(src, "classifier.weight", "the head needs both `weight` and `bias`")),
         };

@@ -8,7 +8,7 @@
 //! - [`MambaReranker`]: immutable weights (a burn `Module`, so training can reuse it).
 //! - [`MambaReranker::forward`]: ids → one score per row; per-call state stays local.
 
-use super::{expect_shape, param, uniform};
+use super::{expect_shape, fresh_head, param, Fields};
 use crate::error::{Error, Result};
 use crate::loader::{HostTensor, TensorSet};
 use crate::ops::selective_scan::{selective_scan, ScanInputs};
@@ -139,43 +139,6 @@ impl MambaConfig {
     }
 }
 
-/// Typed access to config fields with errors that name the field.
-struct Fields<'a> {
-    path: &'a Path,
-    obj: &'a serde_json::Map<String, Value>,
-}
-
-impl Fields<'_> {
-    fn usize(&self, key: &str) -> Result<usize> {
-        match self.obj.get(key) {
-            None => Err(Error::config(self.path, key, "missing")),
-            Some(v) => v
-                .as_u64()
-                .filter(|x| *x > 0)
-                .map(|x| x as usize)
-                .ok_or_else(|| Error::config(self.path, key, format!("expected a positive integer, found {v}"))),
-        }
-    }
-    fn usize_or(&self, key: &str, default: usize) -> Result<usize> {
-        if self.obj.get(key).is_none_or(Value::is_null) { Ok(default) } else { self.usize(key) }
-    }
-    fn f64_or(&self, key: &str, default: f64) -> Result<f64> {
-        match self.obj.get(key) {
-            None | Some(Value::Null) => Ok(default),
-            Some(v) => v
-                .as_f64()
-                .filter(|x| *x > 0.0)
-                .ok_or_else(|| Error::config(self.path, key, format!("expected a positive number, found {v}"))),
-        }
-    }
-    fn bool_or(&self, key: &str, default: bool) -> Result<bool> {
-        match self.obj.get(key) {
-            None | Some(Value::Null) => Ok(default),
-            Some(v) => v.as_bool().ok_or_else(|| Error::config(self.path, key, format!("expected true or false, found {v}"))),
-        }
-    }
-}
-
 // ------------------------------------------------------------------------------------------
 // Weight keys
 // ------------------------------------------------------------------------------------------
@@ -297,8 +260,7 @@ pub struct LoadReport {
     pub fresh_head: bool,
 }
 
-/// Seed of the freshly initialised head of a headless checkpoint.
-pub const FRESH_HEAD_SEED: u64 = 0;
+pub use super::FRESH_HEAD_SEED;
 
 impl MambaReranker {
     /// Build the model from parsed config and tensors, checking every shape against the
@@ -430,18 +392,9 @@ impl MambaReranker {
                 (param(w, device), param(b, device))
             }
             (None, None) => {
-                // PyTorch's nn.Linear default init: U(±1/√d) for weight and bias
-                let bound = 1.0 / (d as f32).sqrt();
-                let w = uniform(d + 1, bound, FRESH_HEAD_SEED);
                 report.fresh_head = true;
-                report.warnings.push(format!(
-                    "{source}: no ranking head (`classifier.*` or `regressor.classifier.*`): using a freshly initialised head \
-                     (seed {FRESH_HEAD_SEED}); scores are not meaningful until it is trained"
-                ));
-                (
-                    Param::from_tensor(Tensor::<2>::from_data(TensorData::new(w[..d].to_vec(), [1, d]), device)),
-                    Param::from_tensor(Tensor::<1>::from_data(TensorData::new(vec![w[d]], [1]), device)),
-                )
+                report.warnings.push(super::fresh_head_warning(&source));
+                fresh_head(d, device)
             }
             (Some((name, t)), None) | (None, Some((name, t))) => {
                 return Err(Error::tensor(&t.file, name, "the head needs both `weight` and `bias`; only this one is stored"))

@@ -9,6 +9,66 @@ use crate::error::{Error, Result};
 use crate::loader::HostTensor;
 use burn::module::Param;
 use burn::tensor::{Device, Tensor, TensorData};
+use serde_json::Value;
+use std::path::Path;
+
+/// Seed of the freshly initialised head of a headless checkpoint.
+pub const FRESH_HEAD_SEED: u64 = 0;
+
+/// A one-logit head as PyTorch's `nn.Linear(d, 1)` initialises it (U(±1/√d) for weight and
+/// bias), seeded: ((1, d) weight, (1) bias).
+pub(crate) fn fresh_head(d: usize, device: &Device) -> (Param<Tensor<2>>, Param<Tensor<1>>) {
+    let w = uniform(d + 1, 1.0 / (d as f32).sqrt(), FRESH_HEAD_SEED);
+    (
+        Param::from_tensor(Tensor::<2>::from_data(TensorData::new(w[..d].to_vec(), [1, d]), device)),
+        Param::from_tensor(Tensor::<1>::from_data(TensorData::new(vec![w[d]], [1]), device)),
+    )
+}
+
+pub(crate) fn fresh_head_warning(source: &str) -> String {
+    format!(
+        "{source}: no ranking head (`classifier.*` or `regressor.classifier.*`): using a freshly initialised head \
+         (seed {FRESH_HEAD_SEED}); scores are not meaningful until it is trained"
+    )
+}
+
+/// Typed access to config fields with errors that name the field.
+pub(crate) struct Fields<'a> {
+    pub path: &'a Path,
+    pub obj: &'a serde_json::Map<String, Value>,
+}
+
+impl Fields<'_> {
+    pub fn usize(&self, key: &str) -> Result<usize> {
+        match self.obj.get(key) {
+            None => Err(Error::config(self.path, key, "missing")),
+            Some(v) => v
+                .as_u64()
+                .filter(|x| *x > 0)
+                .map(|x| x as usize)
+                .ok_or_else(|| Error::config(self.path, key, format!("expected a positive integer, found {v}"))),
+        }
+    }
+    pub fn usize_or(&self, key: &str, default: usize) -> Result<usize> {
+        if self.obj.get(key).is_none_or(Value::is_null) { Ok(default) } else { self.usize(key) }
+    }
+    pub fn f64_or(&self, key: &str, default: f64) -> Result<f64> {
+        match self.obj.get(key) {
+            None | Some(Value::Null) => Ok(default),
+            Some(v) => v
+                .as_f64()
+                .filter(|x| *x > 0.0)
+                .ok_or_else(|| Error::config(self.path, key, format!("expected a positive number, found {v}"))),
+        }
+    }
+    pub fn bool_or(&self, key: &str, default: bool) -> Result<bool> {
+        match self.obj.get(key) {
+            None | Some(Value::Null) => Ok(default),
+            Some(v) => v.as_bool().ok_or_else(|| Error::config(self.path, key, format!("expected true or false, found {v}"))),
+        }
+    }
+}
+
 
 /// Move a checked host tensor to the device as a parameter of rank `D`.
 pub(crate) fn param<const D: usize>(t: &HostTensor, device: &Device) -> Param<Tensor<D>> {
