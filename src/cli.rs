@@ -48,6 +48,23 @@ enum Command {
         #[arg(long, default_value = "jsonl", value_parser = ["jsonl", "table"])]
         format: String,
     },
+    /// Evaluate a TREC run against qrels (trec_eval semantics); prints one JSON object with
+    /// queries, MRR@10, MRR@100, NDCG@10, Recall@100 and MAP. (Reranking a run with --model
+    /// comes with the training issue.)
+    Eval {
+        /// Relevance judgments: `qid 0 docid label` per line.
+        #[arg(long)]
+        qrels: PathBuf,
+        /// Run: `qid Q0 docid rank score tag` per line (or `qid docid rank score`).
+        #[arg(long)]
+        run: PathBuf,
+        /// Average over every query of the qrels, scoring missing ones 0 (trec_eval -c).
+        #[arg(short = 'c', long)]
+        complete: bool,
+        /// Drop run documents that have no judgment before computing.
+        #[arg(long)]
+        judged_only: bool,
+    },
     /// Convert a PyTorch checkpoint (pytorch_model.bin, zip pickle) to model.safetensors.
     /// The pickle is read by a restricted parser: no pickle code is executed.
     Convert {
@@ -155,6 +172,14 @@ fn run(cli: Cli) -> Result<()> {
                     writeln!(out, "{line}").map_err(stdout_err)?;
                 }
             }
+            Ok(())
+        }
+        Command::Eval { qrels, run, complete, judged_only } => {
+            let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| Error::io(p, e));
+            let q = crate::eval::parse_qrels(&qrels, &read(&qrels)?)?;
+            let r = crate::eval::parse_run(&run, &read(&run)?)?;
+            let m = crate::eval::evaluate(&q, &r, complete, judged_only);
+            println!("{}", serde_json::to_string(&m).expect("metrics serialize"));
             Ok(())
         }
         Command::Convert { input, output, force } => {

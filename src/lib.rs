@@ -20,6 +20,7 @@
 pub mod cli;
 pub mod device;
 pub mod error;
+pub mod eval;
 pub mod loader;
 pub mod models;
 pub mod ops;

@@ -101,7 +101,7 @@ fn convert_writes_a_loadable_directory() {
 
 #[test]
 fn every_subcommand_has_help() {
-    for sub in ["score", "rerank", "convert"] {
+    for sub in ["score", "rerank", "convert", "eval"] {
         let out = bin().args([sub, "--help"]).output().unwrap();
         assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("--"), "{sub}");
     }
