@@ -6,6 +6,7 @@ use crate::{DeviceChoice, Error, Mode, Reranker, RerankerOptions, Result};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -49,8 +50,9 @@ enum Command {
         format: String,
     },
     /// Evaluate a TREC run against qrels (trec_eval semantics); prints one JSON object with
-    /// queries, MRR@10, MRR@100, NDCG@10, Recall@100 and MAP. (Reranking a run with --model
-    /// comes with the training issue.)
+    /// queries, MRR@10, MRR@100, NDCG@10, Recall@100 and MAP. With --model, --queries and
+    /// --collection the run's top-k of each query is reranked first, written to --output as a
+    /// TREC run, and that run is evaluated.
     Eval {
         /// Relevance judgments: `qid 0 docid label` per line.
         #[arg(long)]
@@ -64,6 +66,30 @@ enum Command {
         /// Drop run documents that have no judgment before computing.
         #[arg(long)]
         judged_only: bool,
+        /// Rerank with this model first (needs --queries, --collection, --output).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Queries: `qid \t query` per line.
+        #[arg(long)]
+        queries: Option<PathBuf>,
+        /// Documents: `docid \t text` per line (further tabs are part of the text).
+        #[arg(long)]
+        collection: Option<PathBuf>,
+        /// Where to write the reranked TREC run (written atomically).
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Candidates per query taken from the run.
+        #[arg(long, default_value_t = 100)]
+        top_k: usize,
+        /// Where to run the model: cpu or wgpu.
+        #[arg(long, default_value = "cpu")]
+        device: String,
+        /// Maximum sequence length of the model.
+        #[arg(long, default_value_t = 512)]
+        max_length: usize,
+        /// Sequences per forward pass.
+        #[arg(long, default_value_t = 16)]
+        batch_size: usize,
     },
     /// Convert a PyTorch checkpoint (pytorch_model.bin, zip pickle) to model.safetensors.
     /// The pickle is read by a restricted parser: no pickle code is executed.
@@ -174,10 +200,16 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Eval { qrels, run, complete, judged_only } => {
+        Command::Eval { qrels, run, complete, judged_only, model, queries, collection, output, top_k, device, max_length, batch_size } => {
             let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| Error::io(p, e));
             let q = crate::eval::parse_qrels(&qrels, &read(&qrels)?)?;
-            let r = crate::eval::parse_run(&run, &read(&run)?)?;
+            let mut r = crate::eval::parse_run(&run, &read(&run)?)?;
+            if let Some(model) = model {
+                let need = |v: Option<PathBuf>, flag: &str| v.ok_or_else(|| Error::Input(format!("--model needs {flag}")));
+                let (queries, collection, output) = (need(queries, "--queries")?, need(collection, "--collection")?, need(output, "--output")?);
+                let args = ModelArgs { model, device, max_length, batch_size, compat: "exact".into() };
+                r = rerank_run(&args.load()?, &r, &queries, &collection, &output, top_k)?;
+            }
             let m = crate::eval::evaluate(&q, &r, complete, judged_only);
             println!("{}", serde_json::to_string(&m).expect("metrics serialize"));
             Ok(())
@@ -197,6 +229,54 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Rerank the top `top_k` (by the run's score) of every query, write the new run to `output`
+/// (`qid Q0 docid rank score rankmamba`), and return it.
+fn rerank_run(ranker: &Reranker, run: &crate::eval::Run, queries: &Path, collection: &Path, output: &Path, top_k: usize) -> Result<crate::eval::Run> {
+    let tsv = |path: &Path, want: Option<&std::collections::HashSet<String>>| -> Result<HashMap<String, String>> {
+        let mut out = HashMap::new();
+        for (i, line) in open_lines(path)?.lines().enumerate() {
+            let line = line.map_err(|e| Error::io(path, e))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let (id, text) = line.split_once('\t').ok_or_else(|| line_err(path, i + 1, "expected `id \\t text`"))?;
+            if want.is_none_or(|w| w.contains(id)) {
+                out.insert(id.to_string(), text.replace('\t', " "));
+            }
+        }
+        Ok(out)
+    };
+    let mut cands: Vec<(&String, Vec<&String>)> = Vec::new();
+    for (qid, docs) in run {
+        let mut d: Vec<&(String, f64)> = docs.iter().collect();
+        d.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
+        cands.push((qid, d.into_iter().take(top_k).map(|(id, _)| id).collect()));
+    }
+    let wanted: std::collections::HashSet<String> = cands.iter().flat_map(|(_, d)| d.iter().map(|s| s.to_string())).collect();
+    let texts = tsv(collection, Some(&wanted))?;
+    let qtexts = tsv(queries, None)?;
+    let bar = progress(cands.len());
+    let mut out = crate::eval::Run::new();
+    let mut lines = String::new();
+    for (n, (qid, docs)) in cands.iter().enumerate() {
+        let query = qtexts.get(*qid).ok_or_else(|| Error::format(queries, format!("no query `{qid}` (it is in the run)")))?;
+        let doc_texts = docs
+            .iter()
+            .map(|d| texts.get(*d).map(String::as_str).ok_or_else(|| Error::format(collection, format!("no document `{d}` (query `{qid}` of the run lists it)"))))
+            .collect::<Result<Vec<&str>>>()?;
+        let ranked = ranker.rank(query, &doc_texts, None)?;
+        let entry = out.entry(qid.to_string()).or_default();
+        for (rank, x) in ranked.iter().enumerate() {
+            lines.push_str(&format!("{qid} Q0 {} {} {} rankmamba\n", docs[x.index], rank + 1, x.score));
+            entry.push((docs[x.index].clone(), x.score as f64));
+        }
+        bar.set_position(n as u64 + 1);
+    }
+    bar.finish_and_clear();
+    crate::loader::write_atomic(output, lines.as_bytes())?;
+    Ok(out)
 }
 
 fn stdout_err(e: std::io::Error) -> Error {

@@ -45,3 +45,38 @@ fn cli_prints_one_json_object() {
         assert!(v.get(k).is_some(), "{k} missing in {v}");
     }
 }
+
+/// `eval --model`: the run's candidates reranked by a model, written as a TREC run, evaluated;
+/// the printed metrics equal `eval` on the written file.
+#[test]
+fn eval_with_a_model_reranks_writes_and_scores_a_run() {
+    let d = tempfile::tempdir().unwrap();
+    let p = |n: &str| d.path().join(n);
+    std::fs::write(p("collection.tsv"), "D1\tParis is the capital of France.\nD2\tMamba is a state space model.\nD3\tBananas are yellow.\tA second field.\nD9\tunused\n").unwrap();
+    std::fs::write(p("queries.tsv"), "q1\twhat is mamba?\nq2\tcapital of France\n").unwrap();
+    std::fs::write(p("run.txt"), "q1 Q0 D1 1 3.0 bm25\nq1 Q0 D2 2 2.0 bm25\nq1 Q0 D3 3 1.0 bm25\nq2 Q0 D3 1 2.0 bm25\nq2 Q0 D1 2 1.0 bm25\n").unwrap();
+    std::fs::write(p("qrels.txt"), "q1 0 D2 1\nq2 0 D1 2\nq2 0 D3 0\n").unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rankmamba")).args(args).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let s = |x: &std::path::Path| x.to_str().unwrap().to_string();
+    let model = s(&fixtures().join("tiny-hf"));
+    let (q, r, c, qr, o) = (s(&p("queries.tsv")), s(&p("run.txt")), s(&p("collection.tsv")), s(&p("qrels.txt")), s(&p("out.run")));
+    let reranked = run(&["eval", "--qrels", &qr, "--run", &r, "--model", &model, "--queries", &q, "--collection", &c, "--output", &o, "--top-k", "2"]);
+    let text = std::fs::read_to_string(p("out.run")).unwrap();
+    assert_eq!(text.lines().count(), 4, "top 2 of each query: {text}");
+    assert!(text.lines().all(|l| l.split_whitespace().count() == 6 && l.ends_with("rankmamba")));
+    assert!(!text.contains("q1 Q0 D3"), "q1's third candidate is past top-k: {text}");
+    let again = run(&["eval", "--qrels", &qr, "--run", &o]);
+    assert_eq!(reranked, again);
+    // a run document missing from the collection is named
+    std::fs::write(p("run.txt"), "q1 Q0 D7 1 3.0 bm25\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rankmamba"))
+        .args(["eval", "--qrels", &qr, "--run", &r, "--model", &model, "--queries", &q, "--collection", &c, "--output", &o])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("collection.tsv") && err.contains("D7"), "{err}");
+}
