@@ -15,7 +15,7 @@ use std::process::ExitCode;
 #[command(
     name = "rankmamba",
     version,
-    about = "Document reranking with Mamba (selective state-space) models and BERT-family cross-encoders"
+    about = "Document reranking with Mamba (selective state-space) models and their attention baselines (BERT-family cross-encoders, GPT-NeoX)"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -81,15 +81,8 @@ enum Command {
         /// Candidates per query taken from the run.
         #[arg(long, default_value_t = 100)]
         top_k: usize,
-        /// Where to run the model: cpu or wgpu.
-        #[arg(long, default_value = "cpu")]
-        device: String,
-        /// Maximum sequence length of the model.
-        #[arg(long, default_value_t = 512)]
-        max_length: usize,
-        /// Sequences per forward pass.
-        #[arg(long, default_value_t = 16)]
-        batch_size: usize,
+        #[command(flatten)]
+        run_args: RunArgs,
     },
     /// Convert a PyTorch checkpoint (pytorch_model.bin, zip pickle) to model.safetensors.
     /// The pickle is read by a restricted parser: no pickle code is executed.
@@ -110,9 +103,16 @@ enum Command {
 #[derive(Args)]
 struct ModelArgs {
     /// Checkpoint directory: config.json, model.safetensors (or its shard index), tokenizer.json.
-    /// The architecture (mamba, bert) comes from config.json's model_type.
+    /// The architecture (mamba, bert, electra, gpt_neox) comes from config.json's model_type.
     #[arg(long)]
     model: PathBuf,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// How a model runs.
+#[derive(Args)]
+struct RunArgs {
     /// Where to run: cpu (burn's Rust CPU backend) or wgpu (Vulkan).
     #[arg(long, default_value = "cpu")]
     device: String,
@@ -132,8 +132,9 @@ struct ModelArgs {
 
 impl ModelArgs {
     fn load(&self) -> Result<Reranker> {
-        let device: DeviceChoice = self.device.parse()?;
-        let options = RerankerOptions { max_length: self.max_length, batch_size: self.batch_size, mode: self.compat.parse::<Mode>()? };
+        let r = &self.run;
+        let device: DeviceChoice = r.device.parse()?;
+        let options = RerankerOptions { max_length: r.max_length, batch_size: r.batch_size, mode: r.compat.parse::<Mode>()? };
         let ranker = Reranker::load_with(&self.model, device, options)?;
         for w in ranker.warnings() {
             eprintln!("warning: {w}");
@@ -200,14 +201,14 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Eval { qrels, run, complete, judged_only, model, queries, collection, output, top_k, device, max_length, batch_size } => {
+        Command::Eval { qrels, run, complete, judged_only, model, queries, collection, output, top_k, run_args } => {
             let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| Error::io(p, e));
             let q = crate::eval::parse_qrels(&qrels, &read(&qrels)?)?;
             let mut r = crate::eval::parse_run(&run, &read(&run)?)?;
             if let Some(model) = model {
                 let need = |v: Option<PathBuf>, flag: &str| v.ok_or_else(|| Error::Input(format!("--model needs {flag}")));
                 let (queries, collection, output) = (need(queries, "--queries")?, need(collection, "--collection")?, need(output, "--output")?);
-                let args = ModelArgs { model, device, max_length, batch_size, compat: "exact".into() };
+                let args = ModelArgs { model, run: run_args };
                 r = rerank_run(&args.load()?, &r, &queries, &collection, &output, top_k)?;
             }
             let m = crate::eval::evaluate(&q, &r, complete, judged_only);
