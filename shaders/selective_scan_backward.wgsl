@@ -10,7 +10,8 @@
 // states are recomputed from its saved start state (`states`, written by the forward's chunked
 // plan with chunk length T) into a private history of T·N values, then walked backwards. The
 // (batch, len, d_inner, N) state tensor never exists. The across-channel sums dB, dC are reduced
-// over each subgroup (consecutive channels) and written per subgroup; the host sums the groups.
+// over each subgroup (consecutive channels; a transpose-reduce with shuffles when the subgroup
+// has exactly 2N lanes) and written per subgroup; the host sums the groups.
 //
 // A workgroup holds consecutive channels of one sequence, which share B_t and C_t: each
 // chunk's B and C rows are staged in workgroup memory once.
@@ -135,6 +136,8 @@ fn main(
             var du = dd * dy;
             var ddt = 0.0;
             let out_row = ((b * p.len + t) * p.n_groups + group) * 2u * N;
+            // this channel's dB_t | dC_t contributions, summed across the subgroup below
+            var parts: array<f32, 2u * N>;
             for (var n = 0u; n < N; n++) {
                 let bn = bc_tile[row + n];
                 let g = bc_tile[row + N + n] * dy + ga[n];
@@ -144,12 +147,31 @@ fn main(
                 ddt += g * (bn * ut + a[n] * at * hp);
                 da[n] += g * dt * at * hp;
                 ga[n] = at * g;
-                // across-channel sums: one value per subgroup
-                let sb = subgroupAdd(g * dt * ut);
-                let sc = subgroupAdd(dy * h[n]);
-                if (sg_lane == 0u) {
-                    dbc[out_row + n] = sb;
-                    dbc[out_row + N + n] = sc;
+                parts[n] = g * dt * ut;
+                parts[N + n] = dy * h[n];
+            }
+            if (sg_size == 2u * N && WG % sg_size == 0u) {
+                // full subgroups of exactly 2N lanes (a workgroup narrower than the subgroup
+                // leaves lanes inactive): transpose-reduce, halving the vector at each step,
+                // trading the half the partner
+                // keeps (2N − 1 shuffles in all instead of 2N reductions); lane i ends with
+                // the subgroup's sum of value i
+                var len = 2u * N;
+                for (var o = sg_size / 2u; o > 0u; o = o / 2u) {
+                    let half = len / 2u;
+                    let upper = (sg_lane & o) != 0u;
+                    for (var i = 0u; i < half; i++) {
+                        let keep = select(parts[i], parts[i + half], upper);
+                        let give = select(parts[i + half], parts[i], upper);
+                        parts[i] = keep + subgroupShuffleXor(give, o);
+                    }
+                    len = half;
+                }
+                dbc[out_row + sg_lane] = parts[0];
+            } else {
+                for (var n = 0u; n < 2u * N; n++) {
+                    let total = subgroupAdd(parts[n]);
+                    if (sg_lane == 0u) { dbc[out_row + n] = total; }
                 }
             }
             let dv = ddt * select(sig_v, 1.0, v > 20.0);
