@@ -184,14 +184,15 @@ fn run(cli: Cli) -> Result<()> {
             let ranked = crate::rank_scores(&scores, top_k);
             let mut out = std::io::stdout().lock();
             if format == "table" {
-                writeln!(out, "{:>4}  {:>5}  {:>10}  {:<12}  text", "rank", "index", "score", "id").map_err(stdout_err)?;
+                let id_of = |v: &Value| match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                let w = ranked.iter().map(|x| id_of(&docs[x.index].0).chars().count()).max().unwrap_or(2).max(2);
+                writeln!(out, "{:>4}  {:>5}  {:>10}  {:<w$}  text", "rank", "index", "score", "id").map_err(stdout_err)?;
                 for (r, x) in ranked.iter().enumerate() {
                     let (id, text) = &docs[x.index];
-                    let id = match id {
-                        Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
-                    writeln!(out, "{:>4}  {:>5}  {:>10.5}  {:<12}  {}", r + 1, x.index, x.score, id, preview(text, 60)).map_err(stdout_err)?;
+                    writeln!(out, "{:>4}  {:>5}  {:>10.5}  {:<w$}  {}", r + 1, x.index, x.score, id_of(id), preview(text, 60)).map_err(stdout_err)?;
                 }
             } else {
                 for (r, x) in ranked.iter().enumerate() {
