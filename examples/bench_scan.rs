@@ -67,10 +67,7 @@ fn copy_bandwidth(device: &burn::tensor::Device, iters: usize) -> f64 {
     use burn::backend::wgpu::{CubeBackend, CubeDim, SourceKernel};
     use burn::cubecl::prelude::CubeCount;
     use burn::cubecl::server::KernelArguments;
-    let max_binding = match device.as_dispatch().clone().inner() {
-        burn::backend::DispatchDevice::Cube(cd) => cd.client().properties().memory.max_page_size as usize,
-        _ => unreachable!(),
-    };
+    let max_binding = rankmamba::ops::kernel::max_binding_bytes(device);
     let n = ((1usize << 28).min(max_binding / 4 / 2)) & !1023; // f32 elements
     let src = Tensor::<1>::random([n], Distribution::Uniform(0.0, 1.0), device);
     let dst = Tensor::<1>::zeros([n], device);

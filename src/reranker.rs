@@ -313,7 +313,7 @@ impl Reranker {
             Model::GptNeox(m) => m.config.num_heads,
             Model::Mamba(_) => 0,
         };
-        let budget = max_binding_bytes(&self.device) / 2;
+        let budget = crate::ops::kernel::max_binding_bytes(&self.device) / 2;
         let mut out = Vec::new();
         let mut start = 0;
         while start < order.len() {
@@ -378,16 +378,6 @@ impl Reranker {
         let data = out.try_into_data().map_err(|e| Error::Backend(format!("reading scores back: {e:?}")))?;
         data.try_to_vec::<f32>().map_err(|e| Error::Backend(format!("reading scores back: {e:?}")))
     }
-}
-
-/// The largest storage binding the device takes (burn's wgpu runtime); 1 GiB elsewhere.
-fn max_binding_bytes(device: &Device) -> usize {
-    if crate::ops::selective_scan::wgpu::is_wgsl_device(device) {
-        if let burn::backend::DispatchDevice::Cube(cd) = device.as_dispatch().clone().inner() {
-            return cd.client().properties().memory.max_page_size as usize;
-        }
-    }
-    1 << 30
 }
 
 /// Sort indices by descending score; stable, so equal scores keep input order.

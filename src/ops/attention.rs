@@ -3,12 +3,11 @@
 //! log-sum-exp; flash-attention style, the score matrix never reaches device memory) on burn's
 //! wgpu backend, registered with burn's autodiff; the reference in burn tensor ops elsewhere.
 
-use burn::backend::wgpu::{into_contiguous, CubeBackend, CubeDim, CubeTensor, KernelSource, SourceKernel, SourceTemplate};
-use burn::backend::DispatchDevice;
-use burn::cubecl::prelude::{CubeCount, ExecutionMode, KernelId};
-use burn::cubecl::server::{KernelArguments, MetadataBindingInfo};
-use burn::tensor::activation::softmax;
+use crate::ops::kernel::{arguments, client_of, cube, is_wgsl_device, kernel_id, plain};
 use crate::ops::InputFormat;
+use burn::backend::wgpu::{CubeDim, CubeTensor, KernelSource, SourceKernel, SourceTemplate};
+use burn::cubecl::prelude::{CubeCount, KernelId};
+use burn::tensor::activation::softmax;
 use burn::tensor::{DType, Shape, Tensor, TensorData};
 
 const ATTENTION_WGSL: &str = include_str!("../../shaders/attention.wgsl");
@@ -30,7 +29,7 @@ pub fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: &AttentionMask,
     let dh = q.dims()[3];
     use burn::backend::autodiff::checkpoint::strategy::{BalancedCheckpointing, NoCheckpointing};
     use burn::backend::GradientCheckpointingStrategy as Strategy;
-    if !crate::ops::selective_scan::wgpu::is_wgsl_device(&device) || !kernel_head_dim(dh) {
+    if !is_wgsl_device(&device) || !kernel_head_dim(dh) {
         return attention_reference(q, k, v, mask, scale);
     }
     match device.gradient_checkpointing_strategy() {
@@ -81,7 +80,7 @@ impl KernelSource for BackwardKernel {
             .register("mode", self.mode.to_string())
     }
     fn id(&self) -> KernelId {
-        KernelId::new::<Self>().mode(ExecutionMode::Unchecked).info((self.workgroup, self.dh, self.t, self.causal, self.mode))
+        kernel_id::<Self>().info((self.workgroup, self.dh, self.t, self.causal, self.mode))
     }
     fn lang(&self) -> &'static str {
         "wgsl"
@@ -107,15 +106,11 @@ impl KernelSource for AttentionKernel {
             .register("causal", self.causal.to_string())
     }
     fn id(&self) -> KernelId {
-        KernelId::new::<Self>().mode(ExecutionMode::Unchecked).info((self.workgroup, self.dh, self.kt, self.causal, self.format))
+        kernel_id::<Self>().info((self.workgroup, self.dh, self.kt, self.causal, self.format))
     }
     fn lang(&self) -> &'static str {
         "wgsl"
     }
-}
-
-fn cube<const D: usize>(t: Tensor<D>) -> CubeTensor {
-    into_contiguous(t.try_into_primitive::<CubeBackend>().expect("a float tensor of burn's wgpu backend"))
 }
 
 /// Query rows per workgroup and key rows per tile, from the device limits and the head dim:
@@ -131,16 +126,8 @@ fn lens_tensor(mask: &AttentionMask, b: usize, lk: usize, device: &burn::tensor:
     Tensor::<1>::from_data(TensorData::new(lens, [b]), device)
 }
 
-fn params(h: usize, lq: usize, lk: usize, scale: f64) -> MetadataBindingInfo {
-    let w = [h as u32, lq as u32, lk as u32, (scale as f32).to_bits()];
-    MetadataBindingInfo::custom(vec![w[0] as u64 | (w[1] as u64) << 32, w[2] as u64 | (w[3] as u64) << 32])
-}
-
-fn client_of(device: &burn::tensor::Device) -> burn::cubecl::client::Client {
-    match device.as_dispatch().clone().inner() {
-        DispatchDevice::Cube(cd) => cd.client(),
-        _ => unreachable!("attention kernels run on wgpu devices"),
-    }
+fn params(h: usize, lq: usize, lk: usize, scale: f64) -> [u32; 4] {
+    [h as u32, lq as u32, lk as u32, (scale as f32).to_bits()]
 }
 
 /// The WGSL backward: (dq, dk, dv) from the forward's inputs, output and log-sum-exp.
@@ -172,17 +159,13 @@ pub fn attention_backward_wgpu(
     let (dq, dk, dv, dummy) = (cube(dq), cube(dk), cube(dv), cube(dummy));
     if b * h * lq * lk > 0 {
         for (mode, rows, g0, g1) in [(0u32, lq, &dq, &dummy), (1, lk, &dk, &dv)] {
-            let args = [&q, &k, &v, &lens, &dout, &stats, g0, g1]
-                .iter()
-                .fold(KernelArguments::new(), |a, t| a.with_buffer(t.handle.clone().binding()))
-                .with_info(params(h, lq, lk, scale));
+            let args = arguments(&[&q, &k, &v, &lens, &dout, &stats, g0, g1], &params(h, lq, lk, scale));
             let kernel = BackwardKernel { workgroup: wg, dh: dh as u32, t, causal: mask.causal, mode };
             let count = CubeCount::Static((rows as u32).div_ceil(wg), (b * h) as u32, 1);
             client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(wg))), count, args);
         }
     }
-    let back = |t: CubeTensor| Tensor::<4>::from_primitive::<CubeBackend>(t);
-    (back(dq), back(dk), back(dv))
+    (plain(dq), plain(dk), plain(dv))
 }
 
 /// The WGSL forward: (out, log-sum-exp (batch, heads, len_q)), both f32. q, k, v are f32 or
@@ -204,15 +187,12 @@ pub fn attention_wgpu(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: &Attention
     let out = CubeTensor::new_contiguous(client.clone(), cube_dev.clone(), Shape::new([b, h, lq, dh]), client.empty((b * h * lq * dh).max(1) * 4), DType::F32);
     let lse = CubeTensor::new_contiguous(client.clone(), cube_dev, Shape::new([b, h, lq]), client.empty((b * h * lq).max(1) * 4), DType::F32);
     if b * h * lq > 0 {
-        let args = [&q, &k, &v, &lens, &out, &lse]
-            .iter()
-            .fold(KernelArguments::new(), |a, t| a.with_buffer(t.handle.clone().binding()))
-            .with_info(params(h, lq, lk, scale));
+        let args = arguments(&[&q, &k, &v, &lens, &out, &lse], &params(h, lq, lk, scale));
         let kernel = AttentionKernel { workgroup: wg, dh: dh as u32, kt, causal: mask.causal, format };
         let count = CubeCount::Static((lq as u32).div_ceil(wg), (b * h) as u32, 1);
         client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(wg))), count, args);
     }
-    (Tensor::from_primitive::<CubeBackend>(out), Tensor::from_primitive::<CubeBackend>(lse))
+    (plain(out), plain(lse))
 }
 
 /// The f64 oracle: (out, lse) for row-major (batch, heads, len, head_dim) inputs of equal
@@ -279,6 +259,7 @@ mod autodiff {
     //! The fused attention under burn's autodiff: forward keeps (q, k, v, out, lse), the
     //! registered backward runs `attention_backward.wgsl`.
     use super::{attention_backward_wgpu, attention_wgpu, AttentionMask};
+    use crate::ops::kernel::{plain, raw};
     use burn::backend::autodiff::checkpoint::base::Checkpointer;
     use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
     use burn::backend::autodiff::grads::Gradients;
@@ -301,12 +282,6 @@ mod autodiff {
     #[derive(Debug)]
     struct AttentionBackward;
 
-    fn plain<const D: usize>(t: CubeTensor) -> Tensor<D> {
-        Tensor::<D>::from_primitive::<CubeBackend>(t)
-    }
-    fn raw<const D: usize>(t: Tensor<D>) -> CubeTensor {
-        t.try_into_primitive::<CubeBackend>().expect("a wgpu float tensor")
-    }
 
     impl Backward<CubeBackend, 3> for AttentionBackward {
         type State = Saved;

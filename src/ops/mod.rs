@@ -2,6 +2,7 @@
 //! (`shaders/`) plug in behind the same signatures.
 
 pub mod attention;
+pub mod kernel;
 pub mod selective_scan;
 
 use burn::backend::wgpu::SourceTemplate;

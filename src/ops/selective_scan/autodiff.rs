@@ -3,6 +3,7 @@
 
 use super::wgpu::{backward, backward_chunk_len, forward, ScanOptions};
 use super::ScanInputs;
+use crate::ops::kernel::{plain, raw};
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -23,10 +24,6 @@ struct Saved {
 #[derive(Debug)]
 struct ScanBackward;
 
-fn plain<const D: usize>(t: CubeTensor) -> Tensor<D> {
-    Tensor::<D>::from_primitive::<CubeBackend>(t)
-}
-
 /// The gated scan's inputs from raw tensors in [`ScanInputs`] order (u, Δ, bias, A, B, C, D, z).
 fn inputs(raw: [CubeTensor; 8]) -> ScanInputs {
     let [u, delta, delta_bias, a, b, c, d, z] = raw;
@@ -40,10 +37,6 @@ fn inputs(raw: [CubeTensor; 8]) -> ScanInputs {
         d: plain(d),
         z: Some(plain(z)),
     }
-}
-
-fn raw<const D: usize>(t: Tensor<D>) -> CubeTensor {
-    t.try_into_primitive::<CubeBackend>().expect("a wgpu float tensor")
 }
 
 impl Backward<CubeBackend, 8> for ScanBackward {

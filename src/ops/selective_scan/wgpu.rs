@@ -9,24 +9,16 @@
 
 use super::ScanInputs;
 pub use crate::ops::InputFormat;
-use burn::backend::wgpu::{into_contiguous, CubeBackend, CubeDim, CubeTensor, KernelSource, SourceKernel, SourceTemplate};
-use burn::backend::{CubeDevice, DispatchDevice};
-use burn::cubecl::prelude::{CubeCount, ExecutionMode, KernelId};
-use burn::cubecl::server::{KernelArguments, MetadataBindingInfo};
-use burn::tensor::{DType, Device, Shape, Tensor, TensorData};
+use crate::ops::kernel::{arguments, client_of, cube, kernel_id, plain};
+use burn::backend::wgpu::{CubeDim, CubeTensor, KernelSource, SourceKernel, SourceTemplate};
+use burn::cubecl::prelude::{CubeCount, KernelId};
+use burn::tensor::{DType, Shape, Tensor, TensorData};
 
 const SCAN_WGSL: &str = include_str!("../../../shaders/selective_scan.wgsl");
 const CHUNKS_WGSL: &str = include_str!("../../../shaders/selective_scan_chunks.wgsl");
 const BACKWARD_WGSL: &str = include_str!("../../../shaders/selective_scan_backward.wgsl");
 
-/// True when `device` is burn's wgpu runtime compiling WGSL (the only compiler that accepts
-/// hand-written WGSL; burn's `vulkan`/`metal` features would switch it to SPIR-V/MSL).
-pub fn is_wgsl_device(device: &Device) -> bool {
-    match device.as_dispatch().clone().inner() {
-        DispatchDevice::Cube(cd @ CubeDevice::Wgpu(_)) => cd.client().name().contains("wgsl"),
-        _ => false,
-    }
-}
+pub use crate::ops::kernel::is_wgsl_device;
 
 /// Knobs for tests and benchmarks; the defaults are what the model uses.
 #[derive(Debug, Clone, Default)]
@@ -132,37 +124,10 @@ impl KernelSource for ChunksKernel {
     }
 }
 
-/// Unchecked: the shaders guard every index themselves, and checked mode makes naga add a
-/// loop-bounding counter to every loop, which also stops the driver unrolling the N-state loops.
-fn kernel_id<K: 'static>() -> KernelId {
-    KernelId::new::<K>().mode(ExecutionMode::Unchecked)
-}
-
-/// Pack u32 parameters two per u64 info word (little-endian), padded to 16 bytes for a
-/// `var<uniform>` struct.
-fn info(words: &[u32]) -> MetadataBindingInfo {
-    let mut v: Vec<u64> = words.chunks(2).map(|p| p[0] as u64 | (p.get(1).copied().unwrap_or(0) as u64) << 32).collect();
-    while v.len() % 2 != 0 {
-        v.push(0);
-    }
-    MetadataBindingInfo::custom(v)
-}
-
 /// `t` in `dtype`, without a kernel when it is already there (adapters without `shader-f16` run
 /// no burn kernel on f16 data: such tensors come straight from host bytes).
 fn as_dtype<const D: usize>(t: Tensor<D>, dtype: DType) -> Tensor<D> {
     if t.dtype() == dtype { t } else { t.cast(dtype) }
-}
-
-/// Bindings in declaration order (`@binding(0)`, `@binding(1)`, ...), then the parameters as
-/// the last, uniform binding.
-fn arguments(buffers: &[&CubeTensor], params: &[u32]) -> KernelArguments {
-    buffers.iter().fold(KernelArguments::new(), |args, t| args.with_buffer(t.handle.clone().binding())).with_info(info(params))
-}
-
-fn cube<const D: usize>(t: Tensor<D>) -> CubeTensor {
-    let t = t.try_into_primitive::<CubeBackend>().expect("a float tensor of burn's wgpu backend (no autodiff, no fusion)");
-    into_contiguous(t)
 }
 
 /// Output of [`forward`].
@@ -229,7 +194,7 @@ pub fn forward(x: ScanInputs, opts: &ScanOptions) -> ScanOutput {
         DType::F32,
     );
     if out_len == 0 {
-        return ScanOutput { out: Tensor::from_primitive::<CubeBackend>(out), chunk_states: None, plan };
+        return ScanOutput { out: plain(out), chunk_states: None, plan };
     }
 
     let params = [batch as u32, len as u32, d_inner as u32, plan.chunk_len as u32, plan.n_chunks as u32, 2 * n as u32, n as u32, 0];
@@ -249,8 +214,8 @@ pub fn forward(x: ScanInputs, opts: &ScanOptions) -> ScanOutput {
     launch_scan(0);
 
     let chunk_states = (plan.n_chunks > 1)
-        .then(|| Tensor::<1>::from_primitive::<CubeBackend>(states).reshape([batch, plan.n_chunks, d_inner, 2 * n]));
-    ScanOutput { out: Tensor::from_primitive::<CubeBackend>(out), chunk_states, plan }
+        .then(|| plain::<1>(states).reshape([batch, plan.n_chunks, d_inner, 2 * n]));
+    ScanOutput { out: plain(out), chunk_states, plan }
 }
 
 /// Chunk length of the training plan: the forward saves each chunk's start state, the
@@ -313,10 +278,7 @@ pub fn backward(x: ScanInputs, chunk_states: Option<Tensor<4>>, dout: Tensor<3>,
     let has_z = x.z.is_some();
     let z = x.z.unwrap_or_else(|| Tensor::<3>::zeros([1, 1, 1], &device));
 
-    let client = match device.as_dispatch().clone().inner() {
-        DispatchDevice::Cube(cd) => cd.client(),
-        _ => unreachable!("backward is only called on wgpu devices"),
-    };
+    let client = client_of(&device);
     let props = client.properties();
     let plan = ScanPlan::new(batch, len, d_inner, n, props.hardware.max_units_per_cube, props.hardware.max_shared_memory_size, Some(t));
     let sg_min = props.hardware.plane_size_min.max(1).min(plan.workgroup);
@@ -346,9 +308,9 @@ pub fn backward(x: ScanInputs, chunk_states: Option<Tensor<4>>, dout: Tensor<3>,
         let count = CubeCount::Static((d_inner as u32).div_ceil(plan.workgroup), batch as u32, 1);
         client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(plan.workgroup))), count, args);
     }
-    let dx = Tensor::<4>::from_primitive::<CubeBackend>(dx);
-    let dbc = Tensor::<4>::from_primitive::<CubeBackend>(dbc).sum_dim(2).reshape([batch, len, 2 * n]);
-    let dchan = Tensor::<3>::from_primitive::<CubeBackend>(dchan).sum_dim(0).reshape([d_inner, n + 2]);
+    let dx = plain::<4>(dx);
+    let dbc = plain::<4>(dbc).sum_dim(2).reshape([batch, len, 2 * n]);
+    let dchan = plain::<3>(dchan).sum_dim(0).reshape([d_inner, n + 2]);
     let plane = |i: usize| dx.clone().narrow(0, i, 1).reshape([batch, len, d_inner]);
     ScanGrads {
         u: plane(0),

@@ -1,0 +1,71 @@
+//! Plumbing shared by the hand-written WGSL kernels: reaching burn's wgpu runtime under a
+//! `Tensor`, launch arguments, kernel ids.
+
+use burn::backend::wgpu::{into_contiguous, CubeBackend, CubeTensor};
+use burn::backend::{CubeDevice, DispatchDevice};
+use burn::cubecl::client::Client;
+use burn::cubecl::prelude::{ExecutionMode, KernelId};
+use burn::cubecl::server::{KernelArguments, MetadataBindingInfo};
+use burn::tensor::{Device, Tensor};
+
+/// True when `device` is burn's wgpu runtime compiling WGSL (the only compiler that accepts
+/// hand-written WGSL; burn's `vulkan`/`metal` features would switch it to SPIR-V/MSL).
+pub fn is_wgsl_device(device: &Device) -> bool {
+    match device.as_dispatch().clone().inner() {
+        DispatchDevice::Cube(cd @ CubeDevice::Wgpu(_)) => cd.client().name().contains("wgsl"),
+        _ => false,
+    }
+}
+
+/// The cubecl client of a wgpu device (callers check [`is_wgsl_device`] first).
+pub(crate) fn client_of(device: &Device) -> Client {
+    match device.as_dispatch().clone().inner() {
+        DispatchDevice::Cube(cd) => cd.client(),
+        _ => unreachable!("WGSL kernels run on wgpu devices"),
+    }
+}
+
+/// The largest storage binding the device takes (burn's wgpu runtime); 1 GiB elsewhere.
+pub fn max_binding_bytes(device: &Device) -> usize {
+    if is_wgsl_device(device) {
+        return client_of(device).properties().memory.max_page_size as usize;
+    }
+    1 << 30
+}
+
+/// Unchecked: the shaders guard every index themselves, and checked mode makes naga add a
+/// loop-bounding counter to every loop, which also stops the driver unrolling the state loops.
+pub(crate) fn kernel_id<K: 'static>() -> KernelId {
+    KernelId::new::<K>().mode(ExecutionMode::Unchecked)
+}
+
+/// Pack u32 parameters two per u64 info word (little-endian), padded to 16 bytes for a
+/// `var<uniform>` struct.
+pub(crate) fn info(words: &[u32]) -> MetadataBindingInfo {
+    let mut v: Vec<u64> = words.chunks(2).map(|p| p[0] as u64 | (p.get(1).copied().unwrap_or(0) as u64) << 32).collect();
+    while v.len() % 2 != 0 {
+        v.push(0);
+    }
+    MetadataBindingInfo::custom(v)
+}
+
+/// Bindings in declaration order (`@binding(0)`, `@binding(1)`, ...), then the parameters as
+/// the last, uniform binding.
+pub(crate) fn arguments(buffers: &[&CubeTensor], params: &[u32]) -> KernelArguments {
+    buffers.iter().fold(KernelArguments::new(), |args, t| args.with_buffer(t.handle.clone().binding())).with_info(info(params))
+}
+
+/// The contiguous wgpu primitive of a plain (no autodiff, no fusion) float tensor.
+pub(crate) fn cube<const D: usize>(t: Tensor<D>) -> CubeTensor {
+    into_contiguous(raw(t))
+}
+
+/// The wgpu primitive of a plain float tensor, as it is.
+pub(crate) fn raw<const D: usize>(t: Tensor<D>) -> CubeTensor {
+    t.try_into_primitive::<CubeBackend>().expect("a float tensor of burn's wgpu backend (no autodiff, no fusion)")
+}
+
+/// A wgpu primitive back as a plain tensor.
+pub(crate) fn plain<const D: usize>(t: CubeTensor) -> Tensor<D> {
+    Tensor::<D>::from_primitive::<CubeBackend>(t)
+}
