@@ -7,7 +7,7 @@
 //! Reference: transformers `modeling_bert.py`. Attention here is the plain tensor-op reference
 //! (scaled dot product with the padding mask); the fused WGSL kernel plugs in behind it.
 
-use super::layers::{layer_norm, lin_apply, LayerNorm, Linear};
+use super::layers::{layer_norm, lin_apply, LayerNorm, Linear, NamedWeights};
 use super::{expect_shape, fresh_head, param, Fields};
 use crate::error::{Error, Result};
 use crate::loader::{HostTensor, TensorSet};
@@ -182,25 +182,14 @@ impl BertReranker {
         }
         let source = set.source();
         let src = Path::new(&source);
-        let cfgs = config_path.display().to_string();
         let (d, inter) = (config.hidden_size, config.intermediate_size);
-        let take = |k: &str, want: &[usize]| -> Result<&HostTensor> {
-            let (name, t) = body.get(k).copied().ok_or_else(|| Error::tensor(src, k, "missing from the checkpoint"))?;
-            expect_shape(name, t, want, &format!("from {cfgs}"))?;
-            Ok(t)
-        };
-        let linear = |prefix: &str, out: usize, inp: usize| -> Result<Linear> {
-            Ok(Linear {
-                weight: param(take(&format!("{prefix}.weight"), &[out, inp])?, device),
-                bias: param(take(&format!("{prefix}.bias"), &[out])?, device),
-            })
-        };
-        let norm_w = |prefix: &str, w: usize| -> Result<LayerNorm> {
-            Ok(LayerNorm { weight: param(take(&format!("{prefix}.weight"), &[w])?, device), bias: param(take(&format!("{prefix}.bias"), &[w])?, device) })
-        };
-        let norm = |prefix: &str| norm_w(prefix, d);
+        let w = NamedWeights { body, source: src, config: config_path, device };
+        let take = |k: &str, want: &[usize]| w.take(k, want);
+        let linear = |prefix: &str, out: usize, inp: usize| w.linear(prefix, out, inp, true);
+        let norm_w = |prefix: &str, width: usize| w.norm(prefix, width);
+        let norm = |prefix: &str| w.norm(prefix, d);
         let emb = config.embedding_size;
-        let word = body.get("embeddings.word_embeddings.weight").map(|x| x.1);
+        let word = w.body.get("embeddings.word_embeddings.weight").map(|x| x.1);
         if let Some(w) = word {
             if w.shape.len() == 2 && w.shape[1] != emb {
                 let field = if emb == d { "hidden_size" } else { "embedding_size" };
@@ -208,18 +197,8 @@ impl BertReranker {
             }
         }
         let embeddings_project = if emb != d { Some(linear("embeddings_project", d, emb)?) } else { None };
-        let n_layers = body
-            .keys()
-            .filter_map(|k| k.strip_prefix("encoder.layer.")?.split('.').next()?.parse::<usize>().ok())
-            .max()
-            .map_or(0, |m| m + 1);
-        if n_layers == 0 {
-            return Err(Error::tensor(src, "encoder.layer.0.attention.self.query.weight", "missing: the checkpoint has no encoder layers"));
-        }
-        if n_layers != config.num_layers {
-            warnings.push(format!("{cfgs}: declares {} layers, the weights have {n_layers}; using {n_layers}", config.num_layers));
-            config.num_layers = n_layers;
-        }
+        let n_layers = w.count_layers("encoder.layer.", config.num_layers, "encoder.layer.0.attention.self.query.weight", &mut warnings)?;
+        config.num_layers = n_layers;
         let mut layers = Vec::with_capacity(n_layers);
         for i in 0..n_layers {
             let p = format!("encoder.layer.{i}");
@@ -234,7 +213,7 @@ impl BertReranker {
                 out_norm: norm(&format!("{p}.output.LayerNorm"))?,
             });
         }
-        let pooler = if body.contains_key("pooler.dense.weight") { Some(linear("pooler.dense", d, d)?) } else { None };
+        let pooler = if w.body.contains_key("pooler.dense.weight") { Some(linear("pooler.dense", d, d)?) } else { None };
         let head_dense = match (head.get("dense.weight"), head.get("dense.bias")) {
             (Some((wn, w, _)), Some((bn, b, _))) => {
                 expect_shape(wn, w, &[d, d], "ELECTRA's head dense layer")?;

@@ -5,7 +5,7 @@
 //!
 //! Reference: transformers `modeling_gpt_neox.py` (`GPTNeoXModel` + a linear head).
 
-use super::layers::{layer_norm, lin_apply, LayerNorm, Linear};
+use super::layers::{layer_norm, lin_apply, LayerNorm, Linear, NamedWeights};
 use super::{expect_shape, fresh_head, param, Fields};
 use crate::error::{Error, Result};
 use crate::loader::{HostTensor, TensorSet};
@@ -145,42 +145,17 @@ impl GptNeoxReranker {
         }
         let source = set.source();
         let src = Path::new(&source);
-        let cfgs = config_path.display().to_string();
         let (d, inter) = (config.hidden_size, config.intermediate_size);
-        let take = |k: &str, want: &[usize]| -> Result<&HostTensor> {
-            let (name, t) = body.get(k).copied().ok_or_else(|| Error::tensor(src, k, "missing from the checkpoint"))?;
-            expect_shape(name, t, want, &format!("from {cfgs}"))?;
-            Ok(t)
-        };
-        let linear = |prefix: &str, out: usize, inp: usize, bias: bool| -> Result<Linear> {
-            let weight = param(take(&format!("{prefix}.weight"), &[out, inp])?, device);
-            let bias = if bias {
-                param(take(&format!("{prefix}.bias"), &[out])?, device)
-            } else {
-                Param::from_tensor(Tensor::<1>::zeros([out], device))
-            };
-            Ok(Linear { weight, bias })
-        };
-        let norm = |prefix: &str| -> Result<LayerNorm> {
-            Ok(LayerNorm { weight: param(take(&format!("{prefix}.weight"), &[d])?, device), bias: param(take(&format!("{prefix}.bias"), &[d])?, device) })
-        };
-        if let Some((_, e)) = body.get("embed_in.weight") {
+        let w = NamedWeights { body, source: src, config: config_path, device };
+        if let Some((_, e)) = w.body.get("embed_in.weight") {
             if e.shape.len() == 2 && e.shape[1] != d {
                 return Err(Error::config(config_path, "hidden_size", format!("{d} contradicts the weights: `embed_in.weight` has shape {:?}", e.shape)));
             }
         }
-        let n_layers = body
-            .keys()
-            .filter_map(|k| k.strip_prefix("layers.")?.split('.').next()?.parse::<usize>().ok())
-            .max()
-            .map_or(0, |m| m + 1);
-        if n_layers == 0 {
-            return Err(Error::tensor(src, "layers.0.attention.query_key_value.weight", "missing: the checkpoint has no layers"));
-        }
-        if n_layers != config.num_layers {
-            warnings.push(format!("{cfgs}: declares {} layers, the weights have {n_layers}; using {n_layers}", config.num_layers));
-            config.num_layers = n_layers;
-        }
+        let n_layers = w.count_layers("layers.", config.num_layers, "layers.0.attention.query_key_value.weight", &mut warnings)?;
+        config.num_layers = n_layers;
+        let linear = |prefix: &str, out: usize, inp: usize, bias: bool| w.linear(prefix, out, inp, bias);
+        let norm = |prefix: &str| w.norm(prefix, d);
         let ab = config.attention_bias;
         let mut layers = Vec::with_capacity(n_layers);
         for i in 0..n_layers {
@@ -208,7 +183,7 @@ impl GptNeoxReranker {
             _ => return Err(Error::tensor(src, "classifier.weight", "the head needs both `weight` and `bias`")),
         };
         let model = GptNeoxReranker {
-            embed_in: param(take("embed_in.weight", &[config.vocab_size, d])?, device),
+            embed_in: param(w.take("embed_in.weight", &[config.vocab_size, d])?, device),
             layers,
             final_norm: norm("final_layer_norm")?,
             head,

@@ -1,8 +1,14 @@
-//! Building blocks shared by the transformer models: PyTorch-layout linear layers and LayerNorm.
+//! Building blocks shared by the transformer models: PyTorch-layout linear layers, LayerNorm,
+//! and the loaders' named view of a checkpoint.
 
+use super::{expect_shape, param};
+use crate::error::{Error, Result};
+use crate::loader::HostTensor;
 use crate::ops::linear3;
 use burn::module::{Module, Param};
-use burn::tensor::Tensor;
+use burn::tensor::{Device, Tensor};
+use std::collections::BTreeMap;
+use std::path::Path;
 
 #[derive(Module, Debug)]
 pub struct LayerNorm {
@@ -31,4 +37,61 @@ pub fn layer_norm(x: Tensor<3>, n: &LayerNorm, eps: f64) -> Tensor<3> {
     let g: Tensor<3> = n.weight.val().unsqueeze();
     let b: Tensor<3> = n.bias.val().unsqueeze();
     centered.div(var.add_scalar(eps).sqrt()).mul(g).add(b)
+}
+
+/// The weights of a transformer checkpoint by canonical name (model prefix stripped), with
+/// the loaders' common moves: take a tensor with its shape asserted, build a linear layer or a
+/// LayerNorm, count layers from the keys.
+pub(crate) struct NamedWeights<'a> {
+    /// canonical name → (stored name, tensor)
+    pub body: BTreeMap<String, (&'a str, &'a HostTensor)>,
+    /// where the weights came from, for "missing" errors
+    pub source: &'a Path,
+    /// config.json, named in shape errors as where the expectation comes from
+    pub config: &'a Path,
+    pub device: &'a Device,
+}
+
+impl NamedWeights<'_> {
+    pub fn take(&self, k: &str, want: &[usize]) -> Result<&HostTensor> {
+        let (name, t) = self.body.get(k).copied().ok_or_else(|| Error::tensor(self.source, k, "missing from the checkpoint"))?;
+        expect_shape(name, t, want, &format!("from {}", self.config.display()))?;
+        Ok(t)
+    }
+
+    /// `{prefix}.weight` (out, in) and `{prefix}.bias` (out); a zero bias when `bias` is false.
+    pub fn linear(&self, prefix: &str, out: usize, inp: usize, bias: bool) -> Result<Linear> {
+        let weight = param(self.take(&format!("{prefix}.weight"), &[out, inp])?, self.device);
+        let bias = if bias {
+            param(self.take(&format!("{prefix}.bias"), &[out])?, self.device)
+        } else {
+            Param::from_tensor(Tensor::<1>::zeros([out], self.device))
+        };
+        Ok(Linear { weight, bias })
+    }
+
+    pub fn norm(&self, prefix: &str, width: usize) -> Result<LayerNorm> {
+        Ok(LayerNorm {
+            weight: param(self.take(&format!("{prefix}.weight"), &[width])?, self.device),
+            bias: param(self.take(&format!("{prefix}.bias"), &[width])?, self.device),
+        })
+    }
+
+    /// Layers counted from the keys `{prefix}N.…`, never from the config; a declared count that
+    /// differs becomes a warning. `first` names the tensor a layerless checkpoint lacks.
+    pub fn count_layers(&self, prefix: &str, declared: usize, first: &str, warnings: &mut Vec<String>) -> Result<usize> {
+        let n = self
+            .body
+            .keys()
+            .filter_map(|k| k.strip_prefix(prefix)?.split('.').next()?.parse::<usize>().ok())
+            .max()
+            .map_or(0, |m| m + 1);
+        if n == 0 {
+            return Err(Error::tensor(self.source, first, "missing: the checkpoint has no layers"));
+        }
+        if n != declared {
+            warnings.push(format!("{}: declares {declared} layers, the weights have {n}; using {n}", self.config.display()));
+        }
+        Ok(n)
+    }
 }
