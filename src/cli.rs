@@ -171,13 +171,13 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Rerank { model, query, docs, top_k, format } => {
+            if query.trim().is_empty() {
+                return Err(Error::Input("--query is empty".into()));
+            }
             let docs = read_docs(&docs)?;
             let ranker = model.load()?;
             let texts: Vec<&str> = docs.iter().map(|(_, t)| t.as_str()).collect();
             let pairs: Vec<(&str, &str)> = texts.iter().map(|d| (query.as_str(), *d)).collect();
-            if query.trim().is_empty() {
-                return Err(Error::Input("--query is empty".into()));
-            }
             let bar = progress(pairs.len());
             let scores = ranker.score_pairs(&pairs, &mut |n| bar.set_position(n as u64))?;
             bar.finish_and_clear();

@@ -81,11 +81,6 @@ impl PairTemplate {
         Ok(Self { tokenizer, eos_id, path: path.to_path_buf() })
     }
 
-    /// Number of ids the tokenizer can produce (added tokens included).
-    pub fn vocab_size(&self) -> usize {
-        self.tokenizer.get_vocab_size(true)
-    }
-
     /// Largest id the tokenizer can produce.
     pub fn max_id(&self) -> u32 {
         let vocab = self.tokenizer.get_vocab(true);
