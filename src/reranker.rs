@@ -3,7 +3,7 @@
 #[cfg(not(target_family = "wasm"))]
 use crate::device::DeviceChoice;
 use crate::error::{Error, Result};
-use crate::loader::{read_json, TensorSet};
+use crate::loader::{parse_json, ModelFiles, TensorSet};
 use crate::models::bert::{BertConfig, BertReranker};
 use crate::models::gpt_neox::{GptNeoxConfig, GptNeoxReranker};
 use crate::models::mamba::{MambaConfig, MambaReranker};
@@ -97,14 +97,21 @@ impl Reranker {
     /// Load onto an already initialised burn device (`device_name` is reported in `info`).
     /// The architecture comes from `config.json`'s `model_type` (`mamba`, `bert`); a mamba-ssm
     /// config without one is Mamba.
-    pub fn load_on(dir: &Path, device: Device, device_name: &str, mut options: RerankerOptions) -> Result<Self> {
+    #[cfg(not(target_family = "wasm"))]
+    pub fn load_on(dir: &Path, device: Device, device_name: &str, options: RerankerOptions) -> Result<Self> {
+        Self::load_files(&crate::loader::DirFiles(dir.to_path_buf()), device, device_name, options)
+    }
+
+    /// Load from any file source (a directory, or files fetched into memory by the browser
+    /// package).
+    pub fn load_files(files: &dyn ModelFiles, device: Device, device_name: &str, mut options: RerankerOptions) -> Result<Self> {
         if options.batch_size == 0 {
             return Err(Error::Input("batch_size must be at least 1".into()));
         }
-        let config_path = dir.join("config.json");
-        let config_json = read_json(&config_path)?;
+        let config_path = files.path("config.json");
+        let config_json = parse_json(&config_path, &files.require("config.json")?)?;
         let model_type = config_json.get("model_type").and_then(|v| v.as_str()).unwrap_or("mamba").to_string();
-        let tok_path = dir.join("tokenizer.json");
+        let tok_path = files.path("tokenizer.json");
         enum Arch {
             Mamba(MambaConfig),
             Bert(BertConfig),
@@ -138,11 +145,13 @@ impl Reranker {
                 return Err(Error::config(&config_path, "model_type", format!("`{other}` is not supported (mamba, bert, electra, gpt_neox)")))
             }
         };
+        let tok_bytes = files.require("tokenizer.json")?;
         let text = match &arch {
-            Arch::Mamba(_) | Arch::GptNeox(_) => Text::Decoder(PairTemplate::from_file(&tok_path)?),
-            Arch::Bert(_) => Text::Encoder(PairEncoder::from_file(&tok_path, options.max_length)?),
+            Arch::Mamba(_) | Arch::GptNeox(_) => Text::Decoder(PairTemplate::from_bytes(&tok_path, &tok_bytes)?),
+            Arch::Bert(_) => Text::Encoder(PairEncoder::from_bytes(&tok_path, &tok_bytes, options.max_length)?),
         };
-        let tensors = TensorSet::from_dir(dir)?;
+        drop(tok_bytes);
+        let tensors = TensorSet::from_files(files)?;
         let (model, mut warnings, rows, fresh_head) = match arch {
             Arch::Mamba(config) => {
                 let (model, report) = MambaReranker::from_tensors(config, &config_path, &tensors, &device)?;
@@ -191,7 +200,8 @@ impl Reranker {
             max_length: options.max_length,
             fresh_head,
         };
-        Ok(Self { model, text, device, options, info, warnings, dir: dir.to_path_buf() })
+        drop(tensors);
+        Ok(Self { model, text, device, options, info, warnings, dir: files.path("") })
     }
 
     pub fn info(&self) -> &ModelInfo {
@@ -248,6 +258,11 @@ impl Reranker {
         Ok(rank_scores(&scores, top_k))
     }
 
+    /// Tokenize `query` with each document.
+    fn encode_all<S: AsRef<str>>(&self, query: &str, documents: &[S]) -> Result<Vec<Encoded>> {
+        documents.iter().map(|d| self.encode_pair(query, d.as_ref())).collect()
+    }
+
     /// Scores of arbitrary pairs, in input order; `progress` gets the number of pairs done.
     pub fn score_pairs(&self, pairs: &[(&str, &str)], progress: &mut dyn FnMut(usize)) -> Result<Vec<f32>> {
         let mut seqs = Vec::with_capacity(pairs.len());
@@ -268,6 +283,46 @@ impl Reranker {
 
     /// Scores of tokenized pairs, in input order; `progress` gets the number done.
     pub fn score_encoded(&self, seqs: &[Encoded], progress: &mut dyn FnMut(usize)) -> Result<Vec<f32>> {
+        let mut scores = vec![0f32; seqs.len()];
+        let mut done = 0;
+        for chunk in self.plan(seqs, self.options.batch_size)? {
+            let out = self.forward_batch(&chunk, seqs)?;
+            let data = out.try_into_data().map_err(|e| Error::Backend(format!("reading scores back: {e:?}")))?;
+            store_scores(&mut scores, &chunk, data)?;
+            done += chunk.len();
+            progress(done);
+        }
+        Ok(scores)
+    }
+
+    /// [`Reranker::score`] for the browser, where reading a GPU buffer back must be awaited.
+    /// `batch_size` overrides the load-time option; `progress` gets the number done after
+    /// each batch and stops the scoring by returning an error.
+    pub async fn score_async<S: AsRef<str>>(
+        &self,
+        query: &str,
+        documents: &[S],
+        batch_size: Option<usize>,
+        progress: &mut dyn FnMut(usize) -> Result<()>,
+    ) -> Result<Vec<f32>> {
+        let seqs = self.encode_all(query, documents)?;
+        let mut scores = vec![0f32; seqs.len()];
+        let mut done = 0;
+        for chunk in self.plan(&seqs, batch_size.unwrap_or(self.options.batch_size))? {
+            let out = self.forward_batch(&chunk, &seqs)?;
+            let data = out.into_data_async().await.map_err(|e| Error::Backend(format!("reading scores back: {e:?}")))?;
+            store_scores(&mut scores, &chunk, data)?;
+            done += chunk.len();
+            progress(done)?;
+        }
+        Ok(scores)
+    }
+
+    /// Check the sequences and cut them into batches (lists of input indices).
+    fn plan(&self, seqs: &[Encoded], batch_size: usize) -> Result<Vec<Vec<usize>>> {
+        if batch_size == 0 {
+            return Err(Error::Input("batch_size must be at least 1".into()));
+        }
         let rows = match &self.model {
             Model::Mamba(m) => m.config.vocab_size,
             Model::Bert(m) => m.config.vocab_size,
@@ -287,27 +342,13 @@ impl Reranker {
         if self.options.mode == Mode::Exact || matches!(self.text, Text::Encoder(_)) {
             order.sort_by_key(|&i| std::cmp::Reverse(seqs[i].ids.len()));
         }
-        let mut scores = vec![0f32; seqs.len()];
-        let mut done = 0;
-        for chunk in self.batches(&order, seqs) {
-            let batch: Vec<&Encoded> = chunk.iter().map(|&i| &seqs[i]).collect();
-            let out = self.forward_batch(&batch)?;
-            for (&i, s) in chunk.iter().zip(out) {
-                if !s.is_finite() {
-                    return Err(Error::Backend(format!("the model produced a non-finite score ({s}) for input {i}")));
-                }
-                scores[i] = s;
-            }
-            done += chunk.len();
-            progress(done);
-        }
-        Ok(scores)
+        Ok(self.batches(&order, seqs, batch_size).into_iter().map(|c| c.to_vec()).collect())
     }
 
     /// Cut `order` into batches of at most `batch_size`; for attention models also small enough
     /// that the (batch, heads, len, len) score tensor of the reference attention fits one
     /// storage binding of the device (lavapipe and WebGPU default to 128 MiB).
-    fn batches<'a>(&self, order: &'a [usize], seqs: &[Encoded]) -> Vec<&'a [usize]> {
+    fn batches<'a>(&self, order: &'a [usize], seqs: &[Encoded], batch_size: usize) -> Vec<&'a [usize]> {
         let heads = match &self.model {
             Model::Bert(m) => m.config.num_heads,
             Model::GptNeox(m) => m.config.num_heads,
@@ -319,7 +360,7 @@ impl Reranker {
         while start < order.len() {
             let mut end = start;
             let mut width = 0;
-            while end < order.len() && end - start < self.options.batch_size {
+            while end < order.len() && end - start < batch_size {
                 let w = width.max(seqs[order[end]].ids.len());
                 let bytes = (end - start + 1) * heads * w * w * 4;
                 if end > start && heads > 0 && bytes > budget {
@@ -334,7 +375,9 @@ impl Reranker {
         out
     }
 
-    fn forward_batch(&self, batch: &[&Encoded]) -> Result<Vec<f32>> {
+    /// The scores of one batch (input indices into `seqs`), still on the device.
+    fn forward_batch(&self, chunk: &[usize], seqs: &[Encoded]) -> Result<Tensor<1>> {
+        let batch: Vec<&Encoded> = chunk.iter().map(|&i| &seqs[i]).collect();
         let width = batch.iter().map(|s| s.ids.len()).max().unwrap_or(0);
         let pad_id = match &self.text {
             Text::Decoder(t) => t.eos_id as i64,
@@ -343,7 +386,7 @@ impl Reranker {
         let mut ids = Vec::with_capacity(batch.len() * width);
         let mut types = Vec::with_capacity(batch.len() * width);
         let mut last = Vec::with_capacity(batch.len());
-        for s in batch {
+        for s in &batch {
             let pad = width - s.ids.len();
             let left_pad = self.options.mode == Mode::RankMambaV1 && matches!(self.text, Text::Decoder(_));
             match left_pad {
@@ -375,9 +418,20 @@ impl Reranker {
                 m.forward(ids, types, &lens)
             }
         };
-        let data = out.try_into_data().map_err(|e| Error::Backend(format!("reading scores back: {e:?}")))?;
-        data.try_to_vec::<f32>().map_err(|e| Error::Backend(format!("reading scores back: {e:?}")))
+        Ok(out)
     }
+}
+
+/// Put one batch's scores (read back from the device) at their input positions.
+fn store_scores(scores: &mut [f32], chunk: &[usize], data: TensorData) -> Result<()> {
+    let out = data.try_to_vec::<f32>().map_err(|e| Error::Backend(format!("reading scores back: {e:?}")))?;
+    for (&i, s) in chunk.iter().zip(out) {
+        if !s.is_finite() {
+            return Err(Error::Backend(format!("the model produced a non-finite score ({s}) for input {i}")));
+        }
+        scores[i] = s;
+    }
+    Ok(())
 }
 
 /// Sort indices by descending score; stable, so equal scores keep input order.

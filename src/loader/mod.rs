@@ -12,12 +12,86 @@ pub mod pytorch;
 pub use self::safetensors::{HostTensor, TensorSet};
 
 use crate::error::{Error, Result};
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Where a checkpoint's files come from: a directory on disk, or bytes already in memory (the
+/// browser package fetches them and hands them over).
+pub trait ModelFiles {
+    /// The bytes of file `name` (`config.json`, a shard, ...); `None` if there is no such file.
+    fn read(&self, name: &str) -> Result<Option<Arc<[u8]>>>;
+    /// How to name file `name` in messages (a path or a URL).
+    fn path(&self, name: &str) -> PathBuf;
+    /// The error for a checkpoint with neither `model.safetensors` nor a shard index.
+    fn missing_weights(&self) -> Error {
+        Error::format(&self.path(""), format!("no {} or {}", safetensors::SINGLE, safetensors::INDEX))
+    }
+    /// A required file: `None` becomes a not-found error naming it.
+    fn require(&self, name: &str) -> Result<Arc<[u8]>> {
+        self.read(name)?.ok_or_else(|| Error::io(&self.path(name), std::io::Error::new(std::io::ErrorKind::NotFound, "file not found")))
+    }
+}
+
+/// A checkpoint directory.
+#[cfg(not(target_family = "wasm"))]
+pub struct DirFiles(pub PathBuf);
+
+#[cfg(not(target_family = "wasm"))]
+impl ModelFiles for DirFiles {
+    fn read(&self, name: &str) -> Result<Option<Arc<[u8]>>> {
+        let path = self.0.join(name);
+        match std::fs::read(&path) {
+            Ok(b) => Ok(Some(b.into())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.0.is_dir() => Ok(None),
+            Err(e) => Err(Error::io(&path, e)),
+        }
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+    fn require(&self, name: &str) -> Result<Arc<[u8]>> {
+        let path = self.0.join(name);
+        std::fs::read(&path).map(Into::into).map_err(|e| Error::io(&path, e))
+    }
+    fn missing_weights(&self) -> Error {
+        let hint = if self.0.join("pytorch_model.bin").is_file() {
+            " (there is a pytorch_model.bin: convert it with `rankmamba convert`)"
+        } else {
+            ""
+        };
+        Error::format(&self.0, format!("no {} or {} in this directory{hint}", safetensors::SINGLE, safetensors::INDEX))
+    }
+}
+
+/// Files held in memory, named relative to `source` (e.g. the URL they were fetched from).
+pub struct MemoryFiles {
+    pub source: String,
+    pub files: BTreeMap<String, Arc<[u8]>>,
+}
+
+impl ModelFiles for MemoryFiles {
+    fn read(&self, name: &str) -> Result<Option<Arc<[u8]>>> {
+        Ok(self.files.get(name).cloned())
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        if self.source.is_empty() {
+            PathBuf::from(name)
+        } else {
+            PathBuf::from(format!("{}/{name}", self.source.trim_end_matches('/')))
+        }
+    }
+}
 
 /// Read and parse a JSON file, naming the file in any error.
 pub fn read_json(path: &Path) -> Result<serde_json::Value> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&text).map_err(|e| Error::format(path, format!("invalid JSON: {e}")))
+    let text = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    parse_json(path, &text)
+}
+
+/// Parse JSON bytes; `path` names the source in errors.
+pub fn parse_json(path: &Path, bytes: &[u8]) -> Result<serde_json::Value> {
+    serde_json::from_slice(bytes).map_err(|e| Error::format(path, format!("invalid JSON: {e}")))
 }
 
 /// Write `bytes` to `path` atomically: a temporary file in the same directory, fsync, rename.

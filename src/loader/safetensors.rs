@@ -1,21 +1,33 @@
 //! `model.safetensors` (single file or sharded with `model.safetensors.index.json`) into host
-//! f32 tensors keyed by their stored name. f16 and bf16 are widened to f32 on the host; the
-//! stored dtype is kept so callers can report it.
+//! tensors keyed by their stored name. A tensor keeps its stored bytes (shared with the file's
+//! buffer) and is widened to f32 only when a model uploads it, so loading holds the file once
+//! plus one tensor in f32, not a second full copy (this matters in wasm's memory).
 
+use super::ModelFiles;
 use crate::error::{Error, Result};
 use safetensors::{Dtype, SafeTensors};
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-/// One tensor read from a checkpoint, row-major f32.
+/// One tensor of a checkpoint: its shape and its stored bytes (row-major).
 #[derive(Debug, Clone)]
 pub struct HostTensor {
     pub shape: Vec<usize>,
-    pub data: Vec<f32>,
-    /// Dtype as stored in the file (`F32`, `F16`, `BF16`).
+    /// Dtype as stored in the file (`F32`, `F16`, `BF16`, ...).
     pub stored: Dtype,
     /// The file the tensor came from (for error messages).
     pub file: PathBuf,
+    bytes: Arc<[u8]>,
+    range: Range<usize>,
+}
+
+impl HostTensor {
+    /// The values widened to f32.
+    pub fn to_f32(&self) -> Vec<f32> {
+        to_f32(self.stored, &self.bytes[self.range.clone()]).expect("dtype checked when the file was parsed")
+    }
 }
 
 /// All tensors of a checkpoint, by stored name.
@@ -32,30 +44,29 @@ pub const INDEX: &str = "model.safetensors.index.json";
 impl TensorSet {
     /// Read the weights of a checkpoint directory: `model.safetensors`, else the shards listed
     /// in `model.safetensors.index.json`.
+    #[cfg(not(target_family = "wasm"))]
     pub fn from_dir(dir: &Path) -> Result<Self> {
-        let single = dir.join(SINGLE);
-        let index = dir.join(INDEX);
-        if single.is_file() {
+        Self::from_files(&super::DirFiles(dir.to_path_buf()))
+    }
+
+    /// Read the weights of a checkpoint: `model.safetensors`, else the shards listed in
+    /// `model.safetensors.index.json`.
+    pub fn from_files(files: &dyn ModelFiles) -> Result<Self> {
+        if let Some(bytes) = files.read(SINGLE)? {
             let mut set = TensorSet::default();
-            set.add_file(&single, None)?;
+            set.add_bytes(&files.path(SINGLE), bytes, None)?;
             Ok(set)
-        } else if index.is_file() {
-            Self::from_index(dir, &index)
+        } else if let Some(bytes) = files.read(INDEX)? {
+            Self::from_index(files, &bytes)
         } else {
-            let hint = if dir.join("pytorch_model.bin").is_file() {
-                " (there is a pytorch_model.bin: convert it with `rankmamba convert`)"
-            } else {
-                ""
-            };
-            if !dir.is_dir() {
-                return Err(Error::io(dir, std::io::Error::new(std::io::ErrorKind::NotFound, "checkpoint directory not found")));
-            }
-            Err(Error::format(dir, format!("no {SINGLE} or {INDEX} in this directory{hint}")))
+            Err(files.missing_weights())
         }
     }
 
-    fn from_index(dir: &Path, index: &Path) -> Result<Self> {
-        let json = super::read_json(index)?;
+    fn from_index(files: &dyn ModelFiles, bytes: &[u8]) -> Result<Self> {
+        let index = files.path(INDEX);
+        let index = index.as_path();
+        let json = super::parse_json(index, bytes)?;
         let map = json
             .get("weight_map")
             .and_then(|m| m.as_object())
@@ -76,30 +87,31 @@ impl TensorSet {
         }
         let mut set = TensorSet::default();
         for (file, names) in shards {
-            set.add_file(&dir.join(&file), Some(&names))?;
+            let bytes = files.read(&file)?.ok_or_else(|| {
+                Error::io(&files.path(&file), std::io::Error::new(std::io::ErrorKind::NotFound, format!("shard listed in {INDEX} not found")))
+            })?;
+            set.add_bytes(&files.path(&file), bytes, Some(&names))?;
         }
         Ok(set)
     }
 
-    /// Read one safetensors file; with `expected`, every listed name must be in it.
-    fn add_file(&mut self, path: &Path, expected: Option<&[String]>) -> Result<()> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        self.add_bytes(path, &bytes, expected)
-    }
-
     /// Parse safetensors bytes; `path` only names the source in errors.
-    pub fn add_bytes(&mut self, path: &Path, bytes: &[u8], expected: Option<&[String]>) -> Result<()> {
-        let st = SafeTensors::deserialize(bytes)
+    pub fn add_bytes(&mut self, path: &Path, bytes: Arc<[u8]>, expected: Option<&[String]>) -> Result<()> {
+        let st = SafeTensors::deserialize(&bytes)
             .map_err(|e| Error::format(path, format!("not a valid safetensors file: {e}")))?;
+        let base = bytes.as_ptr() as usize;
         for (name, view) in st.tensors() {
-            let data = to_f32(view.dtype(), view.data())
-                .ok_or_else(|| Error::tensor(path, &name, format!("dtype {:?} is not supported (expected F32, F16 or BF16)", view.dtype())))?;
+            if to_f32(view.dtype(), &[]).is_none() {
+                return Err(Error::tensor(path, &name, format!("dtype {:?} is not supported (expected F32, F16 or BF16)", view.dtype())));
+            }
             if self.tensors.contains_key(&name) {
                 return Err(Error::tensor(path, &name, "stored twice (in two shards)"));
             }
+            let start = view.data().as_ptr() as usize - base;
+            let range = start..start + view.data().len();
             self.tensors.insert(
                 name,
-                HostTensor { shape: view.shape().to_vec(), data, stored: view.dtype(), file: path.to_path_buf() },
+                HostTensor { shape: view.shape().to_vec(), stored: view.dtype(), file: path.to_path_buf(), bytes: bytes.clone(), range },
             );
         }
         if let Some(names) = expected {
@@ -164,7 +176,7 @@ mod tests {
     #[test]
     fn truncated_file_names_the_file() {
         let mut set = TensorSet::default();
-        let err = set.add_bytes(Path::new("x/model.safetensors"), &[8, 0, 0, 0, 0, 0, 0, 0, b'{'], None).unwrap_err();
+        let err = set.add_bytes(Path::new("x/model.safetensors"), Arc::from(&[8u8, 0, 0, 0, 0, 0, 0, 0, b'{'][..]), None).unwrap_err();
         let msg = err.to_string();
         assert!(msg.starts_with("x/model.safetensors: not a valid safetensors file"), "{msg}");
     }

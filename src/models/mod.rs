@@ -72,7 +72,7 @@ impl Fields<'_> {
 
 /// Move a checked host tensor to the device as a parameter of rank `D`.
 pub(crate) fn param<const D: usize>(t: &HostTensor, device: &Device) -> Param<Tensor<D>> {
-    Param::from_tensor(Tensor::<D>::from_data(TensorData::new(t.data.clone(), t.shape.clone()), device))
+    Param::from_tensor(Tensor::<D>::from_data(TensorData::new(t.to_f32(), t.shape.clone()), device))
 }
 
 /// Assert a tensor's shape, naming the tensor, its file, and where the expectation comes from.
