@@ -58,7 +58,8 @@ pub fn wgpu_setup() -> Result<(Device, burn::tensor::wgpu::WgpuSetup)> {
 }
 
 /// Whether the wgpu device runs subgroup operations (the WGSL scan backward needs them).
-/// False if the wgpu runtime was not set up through [`wgpu_setup`] (and in the browser build).
+/// False if the wgpu runtime was not set up through [`wgpu_setup`] (or, in the browser, by
+/// the package's loader).
 pub fn wgpu_has_subgroups() -> bool {
     wgpu_has(|f| f.contains(burn::tensor::wgpu::wgpu::Features::SUBGROUP))
 }
@@ -75,7 +76,17 @@ fn wgpu_has(check: impl Fn(burn::tensor::wgpu::wgpu::Features) -> bool) -> bool 
     }
     #[cfg(target_family = "wasm")]
     {
-        let _ = check;
-        false
+        WASM_FEATURES.with(|f| f.get().map(check).unwrap_or(false))
     }
+}
+
+#[cfg(target_family = "wasm")]
+thread_local! {
+    static WASM_FEATURES: std::cell::Cell<Option<burn::tensor::wgpu::wgpu::Features>> = const { std::cell::Cell::new(None) };
+}
+
+/// Record the features of the page's WebGPU device (set where the browser build creates it).
+#[cfg(target_family = "wasm")]
+pub fn set_wasm_features(features: burn::tensor::wgpu::wgpu::Features) {
+    WASM_FEATURES.with(|f| f.set(Some(features)));
 }

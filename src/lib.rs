@@ -14,7 +14,8 @@
 //!
 //! Layout: [`models`] (one file per architecture), [`ops`] (tensor ops with their reference
 //! implementations), [`loader`] (checkpoint files), [`tokenizer`] (the input template),
-//! [`reranker`] (the public API), [`device`] (backend choice), `cli` (the `rankmamba` binary).
+//! [`reranker`] (the public API), [`device`] (backend choice), `cli` (the `rankmamba` binary), `web` (the wasm-bindgen API
+//! under the npm package in `pkg/`).
 
 #[cfg(not(target_family = "wasm"))]
 pub mod cli;
@@ -26,6 +27,8 @@ pub mod models;
 pub mod ops;
 pub mod reranker;
 pub mod tokenizer;
+#[cfg(target_family = "wasm")]
+pub mod web;
 
 pub use device::DeviceChoice;
 pub use error::{Error, Result};

@@ -213,6 +213,13 @@ impl Reranker {
         &self.warnings
     }
 
+    /// Put messages from the caller's own setup (e.g. a device fallback) first in `warnings`.
+    pub fn prepend_warnings(&mut self, mut first: Vec<String>) {
+        first.append(&mut self.warnings);
+        self.warnings = first;
+    }
+
+    /// The checkpoint directory (or the source the files came from).
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -295,27 +302,24 @@ impl Reranker {
         Ok(scores)
     }
 
-    /// [`Reranker::score`] for the browser, where reading a GPU buffer back must be awaited.
-    /// `batch_size` overrides the load-time option; `progress` gets the number done after
-    /// each batch and stops the scoring by returning an error.
-    pub async fn score_async<S: AsRef<str>>(
-        &self,
-        query: &str,
-        documents: &[S],
-        batch_size: Option<usize>,
-        progress: &mut dyn FnMut(usize) -> Result<()>,
-    ) -> Result<Vec<f32>> {
+    /// Start scoring `documents` for `query` one batch at a time (the browser package awaits
+    /// each batch's readback, reports progress and checks for cancellation in between).
+    /// `batch_size` overrides the load-time option.
+    pub fn start_job<S: AsRef<str>>(&self, query: &str, documents: &[S], batch_size: Option<usize>) -> Result<ScoreJob> {
         let seqs = self.encode_all(query, documents)?;
-        let mut scores = vec![0f32; seqs.len()];
-        let mut done = 0;
-        for chunk in self.plan(&seqs, batch_size.unwrap_or(self.options.batch_size))? {
-            let out = self.forward_batch(&chunk, &seqs)?;
-            let data = out.into_data_async().await.map_err(|e| Error::Backend(format!("reading scores back: {e:?}")))?;
-            store_scores(&mut scores, &chunk, data)?;
-            done += chunk.len();
-            progress(done)?;
-        }
-        Ok(scores)
+        let batches = self.plan(&seqs, batch_size.unwrap_or(self.options.batch_size))?;
+        Ok(ScoreJob { scores: vec![0f32; seqs.len()], seqs, batches, next: 0, done: 0 })
+    }
+
+    /// Score the next batch of `job`, awaiting the readback; false once every batch is done.
+    pub async fn step_async(&self, job: &mut ScoreJob) -> Result<bool> {
+        let Some(chunk) = job.batches.get(job.next) else { return Ok(false) };
+        let out = self.forward_batch(chunk, &job.seqs)?;
+        let data = out.into_data_async().await.map_err(|e| Error::Backend(format!("reading scores back: {e:?}")))?;
+        store_scores(&mut job.scores, chunk, data)?;
+        job.done += chunk.len();
+        job.next += 1;
+        Ok(true)
     }
 
     /// Check the sequences and cut them into batches (lists of input indices).
@@ -419,6 +423,26 @@ impl Reranker {
             }
         };
         Ok(out)
+    }
+}
+
+/// Scoring in progress (see [`Reranker::start_job`]).
+pub struct ScoreJob {
+    seqs: Vec<Encoded>,
+    batches: Vec<Vec<usize>>,
+    scores: Vec<f32>,
+    next: usize,
+    done: usize,
+}
+
+impl ScoreJob {
+    /// Documents scored so far.
+    pub fn done(&self) -> usize {
+        self.done
+    }
+    /// Scores in input order (complete once `step_async` returned false).
+    pub fn into_scores(self) -> Vec<f32> {
+        self.scores
     }
 }
 
