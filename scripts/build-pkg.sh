@@ -23,8 +23,8 @@ if [ "${RANKMAMBA_WASM_OPT:-1}" != 0 ]; then
   cache="$HOME/.cache/rankmamba/wasm-opt"
   mkdir -p "$cache"
   if [ ! -f "$cache/$hash.wasm" ]; then
-    echo "wasm-opt -O2 (a few minutes; cached afterwards)" >&2
-    tools/node_modules/.bin/wasm-opt -O2 "${features[@]}" "$out/rankmamba_bg.wasm" -o "$cache/$hash.tmp"
+    echo "wasm-opt -Oz (about 5 minutes; cached afterwards)" >&2
+    tools/node_modules/.bin/wasm-opt -Oz "${features[@]}" "$out/rankmamba_bg.wasm" -o "$cache/$hash.tmp"
     mv "$cache/$hash.tmp" "$cache/$hash.wasm"
   fi
   cp "$cache/$hash.wasm" "$out/rankmamba_bg.wasm"

