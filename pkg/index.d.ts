@@ -98,6 +98,14 @@ export declare class Reranker {
   /** Sorted by descending score; ties keep input order. */
   rank(query: string, documents: string[], options?: RankOptions): Promise<Ranked[]>;
   dispose(): void;
+  /** Timings of the latest `score`/`rank` call. */
+  lastTimings: Timings | null;
+}
+
+export interface Timings {
+  tokenizeMs: number;
+  scoreMs: number;
+  documents: number;
 }
 
 /** The logistic function, for a score or an array of scores. */

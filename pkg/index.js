@@ -337,9 +337,13 @@ export class Reranker {
       await nextTick(); // let abort events, messages and rendering through between batches
       checkAbort(signal);
     };
-    const scores = await this.#inner.score(query, documents, batchSize, afterBatch);
-    return Array.from(scores);
+    const out = await this.#inner.score(query, documents, batchSize, afterBatch);
+    this.lastTimings = { tokenizeMs: out.tokenizeMs, scoreMs: out.scoreMs, documents: documents.length };
+    return Array.from(out.scores);
   }
+
+  /** Timings of the latest `score`/`rank` call: `{ tokenizeMs, scoreMs, documents }`. */
+  lastTimings = null;
 
   /**
    * Documents sorted by descending score (ties keep input order):

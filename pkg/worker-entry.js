@@ -24,7 +24,8 @@ self.onmessage = async ({ data }) => {
     } else if (op === 'score' || op === 'rank') {
       if (!ranker) throw new Error('no model loaded in this worker');
       const onProgress = (p) => self.postMessage({ id, progress: p });
-      result = await ranker[op](args.query, args.documents, { ...args.options, signal: ac.signal, onProgress });
+      const value = await ranker[op](args.query, args.documents, { ...args.options, signal: ac.signal, onProgress });
+      result = { value, timings: ranker.lastTimings };
     } else if (op === 'dispose') {
       ranker?.dispose();
       ranker = null;

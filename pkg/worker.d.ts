@@ -1,4 +1,4 @@
-import type { LoadOptions, Ranked, RankOptions, RerankerInfo, ScoreOptions, Source } from './index.js';
+import type { LoadOptions, Ranked, RankOptions, RerankerInfo, ScoreOptions, Source, Timings } from './index.js';
 
 /** The Reranker API with the model in a module Web Worker. */
 export declare class RerankerWorker {
@@ -10,4 +10,5 @@ export declare class RerankerWorker {
   rank(query: string, documents: string[], options?: RankOptions): Promise<Ranked[]>;
   dispose(): Promise<void>;
   terminate(): void;
+  lastTimings: Timings | null;
 }

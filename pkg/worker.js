@@ -75,14 +75,22 @@ export class RerankerWorker {
     return this.#info;
   }
 
-  score(query, documents, options = {}) {
+  async #scoring(op, query, documents, options) {
     const { signal, onProgress, ...rest } = options;
-    return this.#call('score', { query, documents, options: rest }, { signal, onProgress });
+    const { value, timings } = await this.#call(op, { query, documents, options: rest }, { signal, onProgress });
+    this.lastTimings = timings;
+    return value;
+  }
+
+  /** Timings of the latest `score`/`rank` call in the worker: `{ tokenizeMs, scoreMs, documents }`. */
+  lastTimings = null;
+
+  score(query, documents, options = {}) {
+    return this.#scoring('score', query, documents, options);
   }
 
   rank(query, documents, options = {}) {
-    const { signal, onProgress, ...rest } = options;
-    return this.#call('rank', { query, documents, options: rest }, { signal, onProgress });
+    return this.#scoring('rank', query, documents, options);
   }
 
   /** Free the model; the worker stays for another `load`. */

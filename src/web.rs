@@ -73,6 +73,16 @@ pub struct WasmReranker {
     device: Device,
 }
 
+/// Milliseconds from `performance.now()` (pages, workers and Node.js all have it).
+fn now() -> f64 {
+    js_sys::Reflect::get(&js_sys::global(), &"performance".into())
+        .ok()
+        .and_then(|p| js_sys::Reflect::get(&p, &"now".into()).ok().and_then(|f| f.dyn_into::<js_sys::Function>().ok()).map(|f| (p, f)))
+        .and_then(|(p, f)| f.call0(&p).ok())
+        .and_then(|v| v.as_f64())
+        .unwrap_or_else(js_sys::Date::now)
+}
+
 /// Whether this global scope has `navigator.gpu` (browsers with WebGPU; not Node).
 fn has_webgpu() -> bool {
     let nav = js_sys::Reflect::get(&js_sys::global(), &"navigator".into()).unwrap_or(JsValue::UNDEFINED);
@@ -198,9 +208,10 @@ impl WasmReranker {
         info.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|e| js_sys::Error::new(&e.to_string()).into())
     }
 
-    /// Raw scores of `documents` for `query`, in input order (a Promise of a Float32Array).
-    /// `after_batch(done)` is awaited after each batch; a rejection stops the scoring and
-    /// becomes its result (the package uses it for progress, yielding and AbortSignal).
+    /// Raw scores of `documents` for `query`, in input order: a Promise of `{ scores:
+    /// Float32Array, tokenizeMs, scoreMs }`. `after_batch(done)` is awaited after each batch; a
+    /// rejection stops the scoring and becomes its result (the package uses it for progress,
+    /// yielding and AbortSignal).
     pub fn score(
         &self,
         query: String,
@@ -210,16 +221,26 @@ impl WasmReranker {
     ) -> Result<js_sys::Promise, JsValue> {
         let r = self.get()?;
         Ok(wasm_bindgen_futures::future_to_promise(async move {
+            let t0 = now();
             let mut job = r.start_job(&query, &documents, batch_size).map_err(js_err)?;
+            let t1 = now();
+            let mut waited = 0.0;
             while r.step_async(&mut job).await.map_err(js_err)? {
                 if let Some(f) = &after_batch {
+                    let w = now();
                     let ret = f.call1(&JsValue::NULL, &JsValue::from(job.done() as u32))?;
                     if let Ok(p) = ret.dyn_into::<js_sys::Promise>() {
                         wasm_bindgen_futures::JsFuture::from(p).await?;
                     }
+                    waited += now() - w;
                 }
             }
-            Ok(js_sys::Float32Array::from(&job.into_scores()[..]).into())
+            let t2 = now();
+            let out = js_sys::Object::new();
+            js_sys::Reflect::set(&out, &"scores".into(), &js_sys::Float32Array::from(&job.into_scores()[..]))?;
+            js_sys::Reflect::set(&out, &"tokenizeMs".into(), &(t1 - t0).into())?;
+            js_sys::Reflect::set(&out, &"scoreMs".into(), &(t2 - t1 - waited).into())?;
+            Ok(out.into())
         }))
     }
 
