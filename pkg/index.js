@@ -256,6 +256,17 @@ async function fetchCheckpoint(fetcher) {
   return files;
 }
 
+/** A readable adapter name from WebGPU's own `adapter.info` (wgpu leaves it empty in browsers). */
+async function describeAdapter() {
+  try {
+    const info = (await navigator.gpu.requestAdapter())?.info;
+    if (!info) return null;
+    return info.description || [info.vendor, info.architecture, info.device].filter(Boolean).join(' ') || null;
+  } catch {
+    return null;
+  }
+}
+
 // --- the ranker ---------------------------------------------------------------------------
 
 /**
@@ -306,11 +317,13 @@ export class Reranker {
       throw new LoadError(e.message ?? String(e), label, { cause: e });
     }
     files.clear();
+    const adapter = inner.info.adapter;
+    if (adapter && adapter.name.startsWith('(')) adapter.name = (await describeAdapter()) ?? adapter.name;
     if (signal?.aborted) {
       inner.dispose();
       throw abortError(signal);
     }
-    const info = { ...inner.info, source: label || 'memory', filesFromCache: fetcher.fromCache, downloadMs: t1 - t0, loadMs: performance.now() - t1 };
+    const info = { ...inner.info, adapter, source: label || 'memory', filesFromCache: fetcher.fromCache, downloadMs: t1 - t0, loadMs: performance.now() - t1 };
     info.warnings = [...warnings, ...info.warnings];
     onProgress?.({ status: 'ready', file: null, loaded: fetcher.loaded, total: fetcher.total });
     return new Reranker(inner, info);

@@ -1,13 +1,15 @@
-// A local HTTP server for the npm package's tests: the repository's files (pkg/, web/) and
-// tiny fixture models in the Hugging Face hub's `/{id}/resolve/{revision}/{file}` layout,
-// plus broken models for the error paths. Counts requests per path.
+// A local HTTP server for the npm package's tests: the demo's static files (pkg/, web/,
+// models/, as web/serve.mjs serves them), tiny fixture models in the Hugging Face hub's
+// `/{id}/resolve/{revision}/{file}` layout, and broken models for the error paths. Counts
+// requests per path.
 
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { extname, join, normalize, resolve } from 'node:path';
+import { extname, join } from 'node:path';
+import { ROOT, send, serveStatic } from '../../web/serve.mjs';
 
-export const ROOT = resolve(new URL('../..', import.meta.url).pathname);
+export { ROOT };
 const FIX = join(ROOT, 'tests/fixtures');
 
 /** Hub ids served under /hub/ → fixture directory and how to alter it. */
@@ -21,8 +23,6 @@ export const MODELS = {
   'test/mismatch': { dir: 'tiny-hf', config: (c) => ({ ...c, hidden_size: c.hidden_size + 8, d_model: undefined }) },
 };
 
-const TYPES = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json', '.html': 'text/html; charset=utf-8', '.css': 'text/css', '.txt': 'text/plain; charset=utf-8', '.jsonl': 'application/jsonl', '.png': 'image/png', '.svg': 'image/svg+xml' };
-
 export async function startServer({ port = 0 } = {}) {
   const counts = new Map();
   const server = createServer(async (req, res) => {
@@ -31,11 +31,9 @@ export async function startServer({ port = 0 } = {}) {
     try {
       const hub = path.match(/^\/hub\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/([^/]+)$/);
       if (hub) return await serveModel(res, hub[1], hub[3]);
-      if (path === '/' || path === '/blank.html') return send(res, 200, '<!doctype html><meta charset="utf-8"><title>rankmamba test</title>', '.html');
-      const file = normalize(join(ROOT, path));
-      const allowed = ['pkg', 'web', 'assets', 'tests/npm'].some((d) => file.startsWith(join(ROOT, d)));
-      if (!allowed || !existsSync(file)) return send(res, 404, 'not found', '.txt');
-      return send(res, 200, await readFile(file.endsWith('/') ? join(file, 'index.html') : file), extname(file));
+      if (path === '/blank.html') return send(res, 200, '<!doctype html><meta charset="utf-8"><title>rankmamba test</title>', '.html');
+      if (await serveStatic(res, path, { extra: ['assets'] })) return;
+      return send(res, 404, 'not found', '.txt');
     } catch (e) {
       return send(res, 500, String(e), '.txt');
     }
@@ -52,11 +50,6 @@ export async function startServer({ port = 0 } = {}) {
   };
 }
 
-function send(res, status, body, ext) {
-  res.writeHead(status, { 'content-type': TYPES[ext] ?? 'application/octet-stream', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
-}
-
 async function serveModel(res, id, file) {
   const m = MODELS[id];
   const path = m && join(FIX, m.dir, file);
@@ -66,7 +59,7 @@ async function serveModel(res, id, file) {
   if (file === m.truncate) body = body.subarray(0, Math.floor(body.length / 2));
   if (file !== m.slow) return send(res, 200, body, extname(file));
   // slow: 1 KiB every 50 ms, so a test can abort mid-download
-  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length, 'cache-control': 'no-store' });
+  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length });
   for (let o = 0; o < body.length && !res.destroyed; o += 1024) {
     res.write(body.subarray(o, o + 1024));
     await new Promise((r) => setTimeout(r, 50));
