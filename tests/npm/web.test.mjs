@@ -114,7 +114,7 @@ test('error paths: empty input, a model that fails to load, cancel', async () =>
   await page.fill('#custom-model', 'test/slow-mamba');
   await page.click('#run');
   await page.waitForFunction(() => /model\.safetensors/.test(document.getElementById('progress-label').textContent), null, { timeout: 60000 });
-  assert.match(await page.textContent('#progress-bytes'), /\d+ kB \/ [\d.]+ MB/);
+  assert.match(await page.textContent('#progress-bytes'), /[\d.]+ [kM]B \/ [\d.]+ MB/);
   await shot(page, 'laptop-loading', false);
   await page.click('#cancel');
   await page.waitForSelector('.message.info');
