@@ -13,20 +13,20 @@ use rankmamba::ops::selective_scan::{selective_scan, ScanInputs};
 fn first_block_scan_of_a_trained_model_matches_its_numpy_reference() {
     let path = fixtures().join("typeseg/block0_scan.safetensors");
     let mut set = TensorSet::default();
-    set.add_bytes(&path, &std::fs::read(&path).unwrap(), None).unwrap();
+    set.add_bytes(&path, std::fs::read(&path).unwrap().into(), None).unwrap();
     let t = |k: &str| set.tensors.get(k).unwrap_or_else(|| panic!("{k}"));
     let (l, e) = (t("u").shape[0], t("u").shape[1]);
     let n = t("A").shape[1];
-    let want: Vec<f64> = t("y").data.iter().map(|x| *x as f64).collect();
+    let want: Vec<f64> = t("y").to_f32().iter().map(|x| *x as f64).collect();
     for device in devices() {
         let dev = device.device().unwrap();
-        let t3 = |k: &str, w: usize| Tensor::<3>::from_data(TensorData::new(t(k).data.clone(), [1, l, w]), &dev);
-        let t1 = |k: &str| Tensor::<1>::from_data(TensorData::new(t(k).data.clone(), [e]), &dev);
+        let t3 = |k: &str, w: usize| Tensor::<3>::from_data(TensorData::new(t(k).to_f32(), [1, l, w]), &dev);
+        let t1 = |k: &str| Tensor::<1>::from_data(TensorData::new(t(k).to_f32(), [e]), &dev);
         let y = selective_scan(ScanInputs {
             u: t3("u", e),
             delta: t3("delta", e),
             delta_bias: Tensor::<1>::zeros([e], &dev),
-            a: Tensor::<2>::from_data(TensorData::new(t("A").data.clone(), [e, n]), &dev),
+            a: Tensor::<2>::from_data(TensorData::new(t("A").to_f32(), [e, n]), &dev),
             b: t3("B", n),
             c: t3("C", n),
             d: t1("D"),
