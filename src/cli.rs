@@ -24,6 +24,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Fine-tune a checkpoint with the RankMamba recipe (same as the `train` binary).
+    Train(TrainArgs),
     /// Score (query, document) pairs from a JSONL file; prints {"score": ..} per line, same order.
     Score {
         #[command(flatten)]
@@ -157,6 +159,7 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Train(args) => train(args),
         Command::Score { model, input } => {
             let pairs = read_pairs(&input)?;
             let ranker = model.load()?;
@@ -231,6 +234,172 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `train`: fine-tune any checkpoint `rankmamba` loads (Mamba, BERT-family, GPT-NeoX) with
+/// RankMamba's recipe — LCE over groups (positive first), AdamW, linear warmup and decay.
+#[derive(Parser)]
+#[command(name = "train", version)]
+pub struct TrainArgs {
+    /// Checkpoint to start from (config.json, model.safetensors, tokenizer.json).
+    #[arg(long)]
+    model: PathBuf,
+    /// Run directory: checkpoint-N/ (loadable checkpoints with optimizer state), final/, log.jsonl.
+    #[arg(long)]
+    output: PathBuf,
+    /// LCE group file: `qid<TAB>positive_id<TAB>negative_id…` per line (needs --queries, --collection).
+    #[arg(long, group = "data")]
+    groups: Option<PathBuf>,
+    /// TREC qrels: groups are sampled per query and epoch, positives from here, negatives from
+    /// the top-k of --run (needs --run, --queries, --collection).
+    #[arg(long, group = "data")]
+    qrels: Option<PathBuf>,
+    /// Text triples: `query<TAB>positive<TAB>negative` per line (groups of two).
+    #[arg(long, group = "data")]
+    triples: Option<PathBuf>,
+    /// First-stage TREC run (with --qrels).
+    #[arg(long)]
+    run: Option<PathBuf>,
+    /// Negatives come from the run's top this-many (with --qrels).
+    #[arg(long, default_value_t = 100)]
+    top_k: usize,
+    /// queries.tsv: `qid<TAB>text`.
+    #[arg(long)]
+    queries: Option<PathBuf>,
+    /// collection.tsv: `id<TAB>text`.
+    #[arg(long)]
+    collection: Option<PathBuf>,
+    /// Where to train: cpu or wgpu (Vulkan).
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Documents per LCE group (one positive, the rest negatives).
+    #[arg(long, default_value_t = 8)]
+    group_size: usize,
+    /// Groups per batch (8 × 8 = 64 sequences).
+    #[arg(long, default_value_t = 8)]
+    batch_groups: usize,
+    /// Batches per optimizer step.
+    #[arg(long, default_value_t = 1)]
+    grad_accum: usize,
+    #[arg(long, default_value_t = 2e-5)]
+    lr: f64,
+    #[arg(long, default_value_t = 0.01)]
+    weight_decay: f32,
+    /// Linear warmup steps, then linear decay to 0.
+    #[arg(long, default_value_t = 1000)]
+    warmup_steps: usize,
+    #[arg(long, default_value_t = 1)]
+    epochs: usize,
+    /// Optimizer steps (overrides --epochs).
+    #[arg(long)]
+    max_steps: Option<usize>,
+    /// Dropout before the head.
+    #[arg(long, default_value_t = 0.1)]
+    dropout: f64,
+    /// Clip the gradients' global norm to this.
+    #[arg(long)]
+    clip_norm: Option<f32>,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    #[arg(long, default_value_t = 512)]
+    max_length: usize,
+    /// Checkpoint every N steps (and at the end).
+    #[arg(long, default_value_t = 1000)]
+    save_every: usize,
+    /// Checkpoints to keep.
+    #[arg(long, default_value_t = 3)]
+    keep: usize,
+    /// Continue from the newest checkpoint in --output (its settings win).
+    #[arg(long)]
+    resume: bool,
+    /// Stop after step N as if interrupted (checkpointing first); for testing --resume.
+    #[arg(long, hide = true)]
+    stop_after: Option<usize>,
+    /// dtype of the final model in output/final: f32 or f16 (smaller, for shipping).
+    #[arg(long, default_value = "f32", value_parser = ["f32", "f16"])]
+    final_dtype: String,
+}
+
+/// The `train` binary.
+pub fn train_main() -> ExitCode {
+    match train(TrainArgs::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn train(a: TrainArgs) -> Result<()> {
+    use crate::train::{DataSpec, TrainConfig, TrainData, Trainer};
+    let need = |v: &Option<PathBuf>, flag: &str, with: &str| v.clone().ok_or_else(|| Error::Input(format!("{with} needs {flag}")));
+    let spec = match (&a.groups, &a.qrels, &a.triples) {
+        (Some(g), None, None) => DataSpec::Groups {
+            groups: g.clone(),
+            queries: need(&a.queries, "--queries", "--groups")?,
+            collection: need(&a.collection, "--collection", "--groups")?,
+        },
+        (None, Some(q), None) => DataSpec::QrelsRun {
+            qrels: q.clone(),
+            run: need(&a.run, "--run", "--qrels")?,
+            queries: need(&a.queries, "--queries", "--qrels")?,
+            collection: need(&a.collection, "--collection", "--qrels")?,
+            top_k: a.top_k,
+        },
+        (None, None, Some(t)) => DataSpec::Triples { triples: t.clone() },
+        _ => return Err(Error::Input("give the training data: --groups, --qrels (with --run) or --triples".into())),
+    };
+    let config = TrainConfig {
+        group_size: a.group_size,
+        batch_groups: a.batch_groups,
+        grad_accum: a.grad_accum,
+        lr: a.lr,
+        weight_decay: a.weight_decay,
+        warmup_steps: a.warmup_steps,
+        epochs: a.epochs,
+        max_steps: a.max_steps,
+        dropout: a.dropout,
+        clip_norm: a.clip_norm,
+        seed: a.seed,
+        max_length: a.max_length,
+        save_every: a.save_every,
+        keep: a.keep,
+        ..TrainConfig::default()
+    };
+    // a resumed run keeps the settings it was started with
+    let config = match a.resume.then(|| crate::train::resume_state(&a.output)).transpose()?.flatten() {
+        Some(state) => state.config,
+        None => config,
+    };
+    let device: DeviceChoice = a.device.parse()?;
+    let data = TrainData::load(&spec, config.group_size)?;
+    eprintln!("data: {} groups of {} per epoch", data.len(), data.group_size);
+    let mut trainer = Trainer::new(&a.model, &a.output, device.device()?, &device.to_string(), config, data.len(), a.resume)?;
+    for w in trainer.ranker.warnings() {
+        eprintln!("warning: {w}");
+    }
+    if a.resume {
+        eprintln!("resuming at step {} of {}", trainer.step, trainer.total);
+    }
+    let bar = ProgressBar::new(trainer.total as u64).with_position(trainer.step as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  [{elapsed_precise} < {eta_precise}]")
+            .expect("valid template"),
+    );
+    trainer.run(&data, a.stop_after, &mut |log| {
+        bar.set_position(log.step as u64);
+        bar.set_message(format!("loss {:.4}  lr {:.2e}  {:.1} seq/s", log.loss, log.lr, log.sequences_per_s));
+    })?;
+    bar.finish();
+    if trainer.step == trainer.total {
+        let dir = a.output.join("final");
+        crate::train::save_checkpoint(&trainer.ranker, &trainer.base, &dir, a.final_dtype == "f16", &|_| Ok(()))?;
+        eprintln!("wrote {} (step {}, last loss {:.4})", dir.display(), trainer.step, trainer.last_loss().unwrap_or(f64::NAN));
+    } else {
+        eprintln!("stopped at step {} of {}: continue with --resume", trainer.step, trainer.total);
+    }
+    Ok(())
 }
 
 /// Rerank the top `top_k` (by the run's score) of every query, write the new run to `output`

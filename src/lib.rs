@@ -27,6 +27,8 @@ pub mod models;
 pub mod ops;
 pub mod reranker;
 pub mod tokenizer;
+#[cfg(not(target_family = "wasm"))]
+pub mod train;
 #[cfg(target_family = "wasm")]
 pub mod web;
 

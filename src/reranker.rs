@@ -9,6 +9,8 @@ use crate::models::gpt_neox::{GptNeoxConfig, GptNeoxReranker};
 use crate::models::mamba::{MambaConfig, MambaReranker};
 use crate::tokenizer::{Mode, PairEncoder, PairTemplate};
 use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::module::{Module, ModuleMapper, ModuleVisitor, ParamId};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Options fixed at load time.
@@ -73,6 +75,8 @@ pub struct Encoded {
 
 pub struct Reranker {
     model: Model,
+    /// Checkpoint name of every parameter (for saving a trained model).
+    names: BTreeMap<ParamId, String>,
     text: Text,
     device: Device,
     options: RerankerOptions,
@@ -167,25 +171,28 @@ impl Reranker {
                 }
             }
         }
-        let (model, mut warnings, rows, fresh_head) = match arch {
-            Arch::Mamba(config) => {
-                let (model, report) = MambaReranker::from_tensors(config, &config_path, &tensors, &device)?;
-                let rows = model.config.vocab_size;
-                (Model::Mamba(model), report.warnings, rows, report.fresh_head)
-            }
-            Arch::Bert(config) => {
-                let (model, warnings) = BertReranker::from_tensors(config, &config_path, &tensors, &device)?;
-                let rows = model.config.vocab_size;
-                let fresh = warnings.iter().any(|w| w.contains("freshly initialised head"));
-                (Model::Bert(model), warnings, rows, fresh)
-            }
-            Arch::GptNeox(config) => {
-                let (model, warnings) = GptNeoxReranker::from_tensors(config, &config_path, &tensors, &device)?;
-                let rows = model.config.vocab_size;
-                let fresh = warnings.iter().any(|w| w.contains("freshly initialised head"));
-                (Model::GptNeox(model), warnings, rows, fresh)
-            }
-        };
+        let (built, names) = crate::models::collect_names(|| -> Result<_> {
+            Ok(match arch {
+                Arch::Mamba(config) => {
+                    let (model, report) = MambaReranker::from_tensors(config, &config_path, &tensors, &device)?;
+                    let rows = model.config.vocab_size;
+                    (Model::Mamba(model), report.warnings, rows, report.fresh_head)
+                }
+                Arch::Bert(config) => {
+                    let (model, warnings) = BertReranker::from_tensors(config, &config_path, &tensors, &device)?;
+                    let rows = model.config.vocab_size;
+                    let fresh = warnings.iter().any(|w| w.contains("freshly initialised head"));
+                    (Model::Bert(model), warnings, rows, fresh)
+                }
+                Arch::GptNeox(config) => {
+                    let (model, warnings) = GptNeoxReranker::from_tensors(config, &config_path, &tensors, &device)?;
+                    let rows = model.config.vocab_size;
+                    let fresh = warnings.iter().any(|w| w.contains("freshly initialised head"));
+                    (Model::GptNeox(model), warnings, rows, fresh)
+                }
+            })
+        });
+        let (model, mut warnings, rows, fresh_head) = built?;
         warnings.splice(0..0, pre_warnings);
         let max_id = match &text {
             Text::Decoder(t) => t.max_id(),
@@ -216,7 +223,7 @@ impl Reranker {
             fresh_head,
         };
         drop(tensors);
-        Ok(Self { model, text, device, options, info, warnings, dir: files.path("") })
+        Ok(Self { model, names, text, device, options, info, warnings, dir: files.path("") })
     }
 
     pub fn info(&self) -> &ModelInfo {
@@ -439,6 +446,96 @@ impl Reranker {
         };
         Ok(out)
     }
+}
+
+/// What training needs from a loaded model: a differentiable forward over whole groups, the
+/// parameters to visit and update, and the names to save them under (`crate::train`).
+impl Reranker {
+    /// The device the model lives on (an autodiff device when training).
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Scores of `seqs` in order, still on the device (differentiable on an autodiff device).
+    pub fn forward_scores(&self, seqs: &[Encoded]) -> Result<Tensor<1>> {
+        let all: Vec<usize> = (0..seqs.len()).collect();
+        self.plan(seqs, seqs.len().max(1))?;
+        self.forward_batch(&all, seqs)
+    }
+
+    /// The gradients of the model's parameters out of a backward pass.
+    pub fn gradients(&self, grads: burn::tensor::Gradients) -> burn::optim::GradientsParams {
+        use burn::optim::GradientsParams;
+        match &self.model {
+            Model::Mamba(m) => GradientsParams::from_grads(grads, m),
+            Model::Bert(m) => GradientsParams::from_grads(grads, m),
+            Model::GptNeox(m) => GradientsParams::from_grads(grads, m),
+        }
+    }
+
+    /// Visit every parameter.
+    pub fn visit(&self, visitor: &mut impl ModuleVisitor) {
+        match &self.model {
+            Model::Mamba(m) => m.visit(visitor),
+            Model::Bert(m) => m.visit(visitor),
+            Model::GptNeox(m) => m.visit(visitor),
+        }
+    }
+
+    /// Replace the model by `f(model)` for whichever architecture it is.
+    pub fn map_model(&mut self, f: &mut dyn ModelFn) {
+        take_mut(&mut self.model, |model| match model {
+            Model::Mamba(m) => Model::Mamba(f.mamba(m)),
+            Model::Bert(m) => Model::Bert(f.bert(m)),
+            Model::GptNeox(m) => Model::GptNeox(f.neox(m)),
+        });
+    }
+
+    /// Map every parameter (e.g. to give them ids that survive a save and reload).
+    pub fn map_params(&mut self, mapper: &mut impl ModuleMapper) {
+        take_mut(&mut self.model, |model| match model {
+            Model::Mamba(m) => Model::Mamba(m.map(mapper)),
+            Model::Bert(m) => Model::Bert(m.map(mapper)),
+            Model::GptNeox(m) => Model::GptNeox(m.map(mapper)),
+        });
+    }
+
+    /// Dropout probability before the head (active only on an autodiff device).
+    pub fn set_head_dropout(&mut self, p: f64) {
+        let d = burn::nn::DropoutConfig::new(p).init();
+        match &mut self.model {
+            Model::Mamba(m) => m.head_dropout = d,
+            Model::Bert(m) => m.head_dropout = d,
+            Model::GptNeox(m) => m.head_dropout = d,
+        }
+    }
+
+    /// The checkpoint name of each parameter.
+    pub fn param_names(&self) -> &BTreeMap<ParamId, String> {
+        &self.names
+    }
+
+    pub fn set_param_names(&mut self, names: BTreeMap<ParamId, String>) {
+        self.names = names;
+    }
+}
+
+/// A function applied to the model, one method per architecture (the models are distinct types).
+pub trait ModelFn {
+    fn mamba(&mut self, m: MambaReranker) -> MambaReranker;
+    fn bert(&mut self, m: BertReranker) -> BertReranker;
+    fn neox(&mut self, m: GptNeoxReranker) -> GptNeoxReranker;
+}
+
+/// `*slot = f(slot)` for modules, which map by value. The clone shares the tensors (burn
+/// tensors are reference-counted), so this costs no copy of the weights.
+fn take_mut(slot: &mut Model, f: impl FnOnce(Model) -> Model) {
+    let old = match slot {
+        Model::Mamba(m) => Model::Mamba(m.clone()),
+        Model::Bert(m) => Model::Bert(m.clone()),
+        Model::GptNeox(m) => Model::GptNeox(m.clone()),
+    };
+    *slot = f(old);
 }
 
 /// Scoring in progress (see [`Reranker::start_job`]).

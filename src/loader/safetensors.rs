@@ -14,6 +14,8 @@ use std::sync::Arc;
 /// One tensor of a checkpoint: its shape and its stored bytes (row-major).
 #[derive(Debug, Clone)]
 pub struct HostTensor {
+    /// The name it is stored under (a model saves it back under the same name).
+    pub name: String,
     pub shape: Vec<usize>,
     /// Dtype as stored in the file (`F32`, `F16`, `BF16`, ...).
     pub stored: Dtype,
@@ -110,8 +112,8 @@ impl TensorSet {
             let start = view.data().as_ptr() as usize - base;
             let range = start..start + view.data().len();
             self.tensors.insert(
-                name,
-                HostTensor { shape: view.shape().to_vec(), stored: view.dtype(), file: path.to_path_buf(), bytes: bytes.clone(), range },
+                name.clone(),
+                HostTensor { name, shape: view.shape().to_vec(), stored: view.dtype(), file: path.to_path_buf(), bytes: bytes.clone(), range },
             );
         }
         if let Some(names) = expected {

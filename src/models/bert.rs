@@ -12,6 +12,7 @@ use super::{expect_shape, fresh_head, param, Fields};
 use crate::error::{Error, Result};
 use crate::loader::{HostTensor, TensorSet};
 use crate::ops::attention::{attention, AttentionMask};
+use burn::nn::{Dropout, DropoutConfig};
 use burn::module::{Module, Param};
 use burn::tensor::activation::gelu;
 use burn::tensor::{Device, Int, Tensor};
@@ -123,6 +124,8 @@ pub struct BertReranker {
     pub head_dense: Option<Linear>,
     /// (1, d) weight, (1) bias
     pub head: Linear,
+    /// Before the head; active only under autodiff (training), probability 0 until set.
+    pub head_dropout: Dropout,
     #[module(skip)]
     pub config: BertConfig,
     #[module(skip)]
@@ -237,8 +240,10 @@ impl BertReranker {
             }
             (None, None) => {
                 warnings.push(super::fresh_head_warning(&source));
-                let (weight, bias) = fresh_head(d, device);
-                (Linear { weight, bias }, if pooler.is_some() { Pooling::Pooler } else { Pooling::Cls })
+                // saved under the name that loads back with the same pooling
+                let pooling = if pooler.is_some() { Pooling::Pooler } else { Pooling::Cls };
+                let (weight, bias) = fresh_head(d, device, if pooler.is_some() { "classifier" } else { "regressor.classifier" });
+                (Linear { weight, bias }, pooling)
             }
             _ => return Err(Error::tensor(src, "classifier.weight", "the head needs one `weight` and one `bias` of the same style")),
         };
@@ -252,6 +257,7 @@ impl BertReranker {
             pooler,
             head_dense,
             head,
+            head_dropout: DropoutConfig::new(0.0).init(),
             config,
             pooling,
         };
@@ -292,6 +298,7 @@ impl BertReranker {
             (_, Some(p), Pooling::Electra) => gelu(dense(p, cls)),
             _ => cls,
         };
+        let pooled = self.head_dropout.forward(pooled);
         let s = pooled.matmul(self.head.weight.val().transpose()) + self.head.bias.val().unsqueeze_dim(0);
         s.reshape([b])
     }

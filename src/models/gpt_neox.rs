@@ -10,6 +10,7 @@ use super::{expect_shape, fresh_head, param, Fields};
 use crate::error::{Error, Result};
 use crate::loader::{HostTensor, TensorSet};
 use crate::ops::attention::{attention, AttentionMask};
+use burn::nn::{Dropout, DropoutConfig};
 use burn::module::{Module, Param};
 use burn::tensor::activation::gelu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -103,6 +104,8 @@ pub struct GptNeoxReranker {
     pub final_norm: LayerNorm,
     /// (1, d) weight, (1) bias
     pub head: Linear,
+    /// Before the head; active only under autodiff (training), probability 0 until set.
+    pub head_dropout: Dropout,
     #[module(skip)]
     pub config: GptNeoxConfig,
 }
@@ -177,7 +180,7 @@ impl GptNeoxReranker {
             }
             (None, None) => {
                 warnings.push(super::fresh_head_warning(&source));
-                let (weight, bias) = fresh_head(d, device);
+                let (weight, bias) = fresh_head(d, device, "classifier");
                 Linear { weight, bias }
             }
             _ => return Err(Error::tensor(src, "classifier.weight", "the head needs both `weight` and `bias`")),
@@ -187,6 +190,7 @@ impl GptNeoxReranker {
             layers,
             final_norm: norm("final_layer_norm")?,
             head,
+            head_dropout: DropoutConfig::new(0.0).init(),
             config,
         };
         Ok((model, warnings))
@@ -231,6 +235,7 @@ impl GptNeoxReranker {
         let rows = Tensor::<1, Int>::from_data(TensorData::new(rows, [b]), &device);
         let pooled: Tensor<3> = x.reshape([b * l, d]).select(0, rows).unsqueeze();
         let pooled = layer_norm(pooled, &self.final_norm, cfg.layer_norm_eps).reshape([b, d]);
+        let pooled = self.head_dropout.forward(pooled);
         let s = pooled.matmul(self.head.weight.val().transpose()) + self.head.bias.val().unsqueeze_dim(0);
         s.reshape([b])
     }

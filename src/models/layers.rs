@@ -61,11 +61,14 @@ impl NamedWeights<'_> {
 
     /// `{prefix}.weight` (out, in) and `{prefix}.bias` (out); a zero bias when `bias` is false.
     pub fn linear(&self, prefix: &str, out: usize, inp: usize, bias: bool) -> Result<Linear> {
-        let weight = param(self.take(&format!("{prefix}.weight"), &[out, inp])?, self.device);
+        let w = self.take(&format!("{prefix}.weight"), &[out, inp])?;
+        let weight = param(w, self.device);
         let bias = if bias {
             param(self.take(&format!("{prefix}.bias"), &[out])?, self.device)
         } else {
-            Param::from_tensor(Tensor::<1>::zeros([out], self.device))
+            // saved next to the weight once trained
+            let name = format!("{}.bias", w.name.strip_suffix(".weight").unwrap_or(&w.name));
+            super::named(Param::from_tensor(Tensor::<1>::zeros([out], self.device)), &name)
         };
         Ok(Linear { weight, bias })
     }

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::loader::{HostTensor, TensorSet};
 use crate::ops::selective_scan::{selective_scan, ScanInputs};
 use crate::ops::{linear3, rms_norm};
+use burn::nn::{Dropout, DropoutConfig};
 use burn::module::{Module, Param};
 use burn::tensor::activation::silu;
 use burn::tensor::module::conv1d;
@@ -247,6 +248,8 @@ pub struct MambaReranker {
     pub head_weight: Param<Tensor<2>>,
     /// (1)
     pub head_bias: Param<Tensor<1>>,
+    /// Before the head; active only under autodiff (training), probability 0 until set.
+    pub head_dropout: Dropout,
     #[module(skip)]
     pub config: MambaConfig,
 }
@@ -394,7 +397,7 @@ impl MambaReranker {
             (None, None) => {
                 report.fresh_head = true;
                 report.warnings.push(super::fresh_head_warning(&source));
-                fresh_head(d, device)
+                fresh_head(d, device, "classifier")
             }
             (Some((name, t)), None) | (None, Some((name, t))) => {
                 return Err(Error::tensor(&t.file, name, "the head needs both `weight` and `bias`; only this one is stored"))
@@ -406,6 +409,7 @@ impl MambaReranker {
             norm_f: param(norm_f, device),
             head_weight,
             head_bias,
+            head_dropout: DropoutConfig::new(0.0).init(),
             config,
         };
         Ok((model, report))
@@ -432,6 +436,7 @@ impl MambaReranker {
         let rows = Tensor::<1, Int>::from_data(TensorData::new(rows, [b]), &device);
         let pooled = h.reshape([b * l, d]).select(0, rows); // (batch, d)
         let pooled = rms_norm(pooled, &self.norm_f.val(), self.config.norm_eps);
+        let pooled = self.head_dropout.forward(pooled);
         let score = pooled.matmul(self.head_weight.val().transpose()) + self.head_bias.val().unsqueeze_dim(0);
         score.reshape([b])
     }

@@ -7,21 +7,48 @@ pub mod mamba;
 
 use crate::error::{Error, Result};
 use crate::loader::HostTensor;
-use burn::module::Param;
+use burn::module::{Param, ParamId};
 use burn::tensor::{Device, Tensor, TensorData};
 use serde_json::Value;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::path::Path;
+
+thread_local! {
+    /// While [`collect_names`] runs: the checkpoint name of each parameter created, so a trained
+    /// model is saved under the names it was loaded from (and loads back the same way).
+    static NAMES: RefCell<Option<BTreeMap<ParamId, String>>> = const { RefCell::new(None) };
+}
+
+/// Run `build` (a model's `from_tensors`) and return the checkpoint name of every parameter
+/// it created.
+pub fn collect_names<R>(build: impl FnOnce() -> R) -> (R, BTreeMap<ParamId, String>) {
+    NAMES.with(|n| *n.borrow_mut() = Some(BTreeMap::new()));
+    let out = build();
+    let names = NAMES.with(|n| n.borrow_mut().take()).unwrap_or_default();
+    (out, names)
+}
+
+/// Record that `p` is stored as `name`.
+pub(crate) fn named<T: burn::module::Parameter>(p: Param<T>, name: &str) -> Param<T> {
+    NAMES.with(|n| {
+        if let Some(map) = n.borrow_mut().as_mut() {
+            map.insert(p.id, name.to_string());
+        }
+    });
+    p
+}
 
 /// Seed of the freshly initialised head of a headless checkpoint.
 pub const FRESH_HEAD_SEED: u64 = 0;
 
 /// A one-logit head as PyTorch's `nn.Linear(d, 1)` initialises it (U(±1/√d) for weight and
-/// bias), seeded: ((1, d) weight, (1) bias).
-pub(crate) fn fresh_head(d: usize, device: &Device) -> (Param<Tensor<2>>, Param<Tensor<1>>) {
+/// bias), seeded: ((1, d) weight, (1) bias), saved as `{prefix}.weight` / `{prefix}.bias`.
+pub(crate) fn fresh_head(d: usize, device: &Device, prefix: &str) -> (Param<Tensor<2>>, Param<Tensor<1>>) {
     let w = uniform(d + 1, 1.0 / (d as f32).sqrt(), FRESH_HEAD_SEED);
     (
-        Param::from_tensor(Tensor::<2>::from_data(TensorData::new(w[..d].to_vec(), [1, d]), device)),
-        Param::from_tensor(Tensor::<1>::from_data(TensorData::new(vec![w[d]], [1]), device)),
+        named(Param::from_tensor(Tensor::<2>::from_data(TensorData::new(w[..d].to_vec(), [1, d]), device)), &format!("{prefix}.weight")),
+        named(Param::from_tensor(Tensor::<1>::from_data(TensorData::new(vec![w[d]], [1]), device)), &format!("{prefix}.bias")),
     )
 }
 
@@ -72,7 +99,7 @@ impl Fields<'_> {
 
 /// Move a checked host tensor to the device as a parameter of rank `D`.
 pub(crate) fn param<const D: usize>(t: &HostTensor, device: &Device) -> Param<Tensor<D>> {
-    Param::from_tensor(Tensor::<D>::from_data(TensorData::new(t.to_f32(), t.shape.clone()), device))
+    named(Param::from_tensor(Tensor::<D>::from_data(TensorData::new(t.to_f32(), t.shape.clone()), device)), &t.name)
 }
 
 /// Assert a tensor's shape, naming the tensor, its file, and where the expectation comes from.

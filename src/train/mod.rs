@@ -1,0 +1,520 @@
+//! Fine-tuning with the RankMamba recipe: localized contrastive estimation (softmax
+//! cross-entropy over groups of one positive and `group_size - 1` negatives), AdamW, linear
+//! warmup then linear decay, dropout before the head. Any checkpoint the [`Reranker`] loads
+//! trains (Mamba, BERT-family, GPT-NeoX), on burn's autodiff over the CPU or wgpu backend.
+//!
+//! Checkpoints are directories the `Reranker`, the CLI and the npm package load directly
+//! (`config.json`, `model.safetensors`, `tokenizer.json`) plus `trainer_state.json`, the
+//! optimizer and scheduler records; each is written into a temporary directory and renamed into
+//! place, so an interrupted run never leaves a half-written one. `--resume` continues from the
+//! newest: data order, sampling and dropout derive from (seed, step), so a resumed run repeats
+//! the uninterrupted one exactly (bitwise on the CPU).
+
+pub mod data;
+
+pub use data::{DataSpec, Group, TrainData};
+
+use crate::error::{Error, Result};
+use crate::loader::write_atomic;
+use crate::models::bert::BertReranker;
+use crate::models::gpt_neox::GptNeoxReranker;
+use crate::models::mamba::MambaReranker;
+use crate::reranker::{Encoded, ModelFn, Reranker, RerankerOptions};
+use burn::module::{ModuleMapper, ModuleVisitor, Param, ParamId};
+use burn::optim::grad_clipping::GradientClippingConfig;
+use burn::optim::lr_scheduler::linear::LinearLrSchedulerConfig;
+use burn::optim::lr_scheduler::sequential::SequentialLrSchedulerConfig;
+use burn::optim::lr_scheduler::module_lr_scheduler::{ModuleLearningRate, ModuleLrScheduler};
+use burn::optim::lr_scheduler::{LrSchedulerConfig, LrSchedulerRecord};
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer, OptimizerRecord};
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The recipe and the run's bookkeeping. Defaults are the paper's (`shared/spec/rankmamba.md`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TrainConfig {
+    /// Documents per group (the positive first).
+    pub group_size: usize,
+    /// Groups per micro-batch (8 groups of 8 = 64 sequences).
+    pub batch_groups: usize,
+    /// Micro-batches per optimizer step.
+    pub grad_accum: usize,
+    pub lr: f64,
+    pub weight_decay: f32,
+    pub beta_1: f32,
+    pub beta_2: f32,
+    pub epsilon: f32,
+    pub warmup_steps: usize,
+    /// Stop after this many epochs (when `max_steps` is not given).
+    pub epochs: usize,
+    pub max_steps: Option<usize>,
+    /// Dropout before the head.
+    pub dropout: f64,
+    /// Clip the gradient's global norm.
+    pub clip_norm: Option<f32>,
+    pub seed: u64,
+    pub max_length: usize,
+    /// Checkpoint every this many steps (and at the end).
+    pub save_every: usize,
+    /// Checkpoints kept (oldest deleted first).
+    pub keep: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            group_size: 8,
+            batch_groups: 8,
+            grad_accum: 1,
+            lr: 2e-5,
+            weight_decay: 0.01,
+            beta_1: 0.9,
+            beta_2: 0.999,
+            epsilon: 1e-8,
+            warmup_steps: 1000,
+            epochs: 1,
+            max_steps: None,
+            dropout: 0.1,
+            clip_norm: None,
+            seed: 42,
+            max_length: 512,
+            save_every: 1000,
+            keep: 3,
+        }
+    }
+}
+
+/// What `trainer_state.json` records: where the run stands and how it was configured.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainerState {
+    pub step: usize,
+    pub total_steps: usize,
+    pub config: TrainConfig,
+    /// The checkpoint training started from.
+    pub base_model: PathBuf,
+    pub last_loss: Option<f64>,
+}
+
+/// One optimizer step's numbers (also a line of `log.jsonl`).
+#[derive(Debug, Clone, Serialize)]
+pub struct StepLog {
+    pub step: usize,
+    pub epoch: f64,
+    pub loss: f64,
+    pub lr: f64,
+    pub sequences_per_s: f64,
+    pub elapsed_s: f64,
+}
+
+/// LCE loss of `scores` (groups × group_size, positive first): mean over groups of
+/// `-log softmax(scores)[0]`.
+pub fn lce_loss(scores: Tensor<1>, groups: usize, group_size: usize) -> Tensor<1> {
+    let logits = scores.reshape([groups, group_size]);
+    log_softmax(logits, 1).narrow(1, 0, 1).mean().neg()
+}
+
+/// Total optimizer steps for `n` groups per epoch.
+pub fn total_steps(config: &TrainConfig, n: usize) -> usize {
+    config.max_steps.unwrap_or_else(|| (config.epochs * n).div_ceil(config.batch_groups * config.grad_accum)).max(1)
+}
+
+/// Linear warmup to `lr`, then linear decay to 0 at `total`, as burn schedulers.
+fn scheduler(config: &TrainConfig, total: usize) -> Result<ModuleLrScheduler> {
+    let bad = |e: String| Error::Input(format!("learning-rate schedule: {e}"));
+    let warm = config.warmup_steps.min(total.saturating_sub(1));
+    let decay = LrSchedulerConfig::Linear(LinearLrSchedulerConfig::new(config.lr, 0.0, (total - warm).max(1)));
+    if warm == 0 {
+        return SequentialLrSchedulerConfig::new(vec![decay], vec![]).init().map_err(bad);
+    }
+    let warmup = LrSchedulerConfig::Linear(LinearLrSchedulerConfig::new(config.lr / warm as f64, config.lr, warm - 1));
+    if warm == 1 {
+        return SequentialLrSchedulerConfig::new(vec![decay], vec![]).init().map_err(bad);
+    }
+    SequentialLrSchedulerConfig::new(vec![warmup, decay], vec![warm]).init().map_err(bad)
+}
+
+/// A parameter id derived from the parameter's checkpoint name, so the optimizer state saved
+/// with a checkpoint finds its parameters again after the model is reloaded.
+fn stable_id(name: &str) -> ParamId {
+    // FNV-1a 64
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    ParamId::from(h)
+}
+
+struct StableIds<'a> {
+    names: &'a BTreeMap<ParamId, String>,
+    renamed: BTreeMap<ParamId, String>,
+    unnamed: usize,
+}
+
+impl ModuleMapper for StableIds<'_> {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let (id, value, mapper) = param.consume();
+        let Some(name) = self.names.get(&id) else {
+            self.unnamed += 1;
+            return Param::from_mapped_value(id, value, mapper);
+        };
+        let new = stable_id(name);
+        self.renamed.insert(new, name.clone());
+        Param::from_mapped_value(new, value, mapper)
+    }
+}
+
+/// Every float parameter: (checkpoint name, shape, values).
+struct Export<'a> {
+    names: &'a BTreeMap<ParamId, String>,
+    out: Vec<(String, Vec<usize>, Vec<f32>)>,
+    error: Option<Error>,
+}
+
+impl ModuleVisitor for Export<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if self.error.is_some() {
+            return;
+        }
+        let Some(name) = self.names.get(&param.id) else {
+            self.error = Some(Error::Backend(format!("parameter {} has no checkpoint name", param.id)));
+            return;
+        };
+        let t = param.val();
+        let shape = t.dims().to_vec();
+        match t.into_data().try_to_vec::<f32>() {
+            Ok(v) => self.out.push((name.clone(), shape, v)),
+            Err(e) => self.error = Some(Error::Backend(format!("reading `{name}` back: {e:?}"))),
+        }
+    }
+}
+
+/// The model's weights as a safetensors file (f32, or f16 for shipping small models).
+pub fn weights_safetensors(ranker: &Reranker, f16: bool) -> Result<Vec<u8>> {
+    let mut ex = Export { names: ranker.param_names(), out: Vec::new(), error: None };
+    ranker.visit(&mut ex);
+    if let Some(e) = ex.error {
+        return Err(e);
+    }
+    let bufs: Vec<(String, Vec<usize>, Vec<u8>)> = ex
+        .out
+        .into_iter()
+        .map(|(n, s, v)| {
+            let bytes = if f16 {
+                v.iter().flat_map(|x| half::f16::from_f32(*x).to_le_bytes()).collect()
+            } else {
+                v.iter().flat_map(|x| x.to_le_bytes()).collect()
+            };
+            (n, s, bytes)
+        })
+        .collect();
+    let dtype = if f16 { safetensors::Dtype::F16 } else { safetensors::Dtype::F32 };
+    let views = bufs
+        .iter()
+        .map(|(n, s, b)| safetensors::tensor::TensorView::new(dtype, s.clone(), b).map(|v| (n.clone(), v)))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::Backend(format!("building safetensors: {e}")))?;
+    let meta = std::collections::HashMap::from([("format".to_string(), "pt".to_string())]);
+    safetensors::serialize(views, Some(meta)).map_err(|e| Error::Backend(format!("serializing safetensors: {e}")))
+}
+
+/// Write `ranker` as a checkpoint directory at `dir` (config and tokenizer copied from
+/// `base`): built in a temporary sibling and renamed into place.
+pub fn save_checkpoint(
+    ranker: &Reranker,
+    base: &Path,
+    dir: &Path,
+    f16: bool,
+    extra: &dyn Fn(&Path) -> Result<()>,
+) -> Result<()> {
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let result = (|| {
+        std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        for f in ["config.json", "tokenizer.json"] {
+            std::fs::copy(base.join(f), tmp.join(f)).map_err(|e| Error::io(&base.join(f), e))?;
+        }
+        write_atomic(&tmp.join("model.safetensors"), &weights_safetensors(ranker, f16)?)?;
+        extra(&tmp)?;
+        if dir.exists() {
+            std::fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        std::fs::rename(&tmp, dir).map_err(|e| Error::io(dir, e))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    result
+}
+
+/// The state saved with the newest checkpoint under `output` (what `--resume` continues).
+pub fn resume_state(output: &Path) -> Result<Option<TrainerState>> {
+    let Some((_, dir)) = latest_checkpoint(output) else { return Ok(None) };
+    let p = dir.join("trainer_state.json");
+    serde_json::from_value(crate::loader::read_json(&p)?).map(Some).map_err(|e| Error::format(&p, e.to_string()))
+}
+
+/// The newest `checkpoint-N` under `output`.
+pub fn latest_checkpoint(output: &Path) -> Option<(usize, PathBuf)> {
+    std::fs::read_dir(output)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let n = e.file_name().to_string_lossy().strip_prefix("checkpoint-")?.parse::<usize>().ok()?;
+            e.path().join("trainer_state.json").is_file().then(|| (n, e.path()))
+        })
+        .max_by_key(|(n, _)| *n)
+}
+
+/// The optimizer step on whichever model it is.
+struct Step<'a> {
+    optim: &'a mut ModuleOptimizer,
+    lr: ModuleLearningRate,
+    grads: GradientsParams,
+}
+
+impl Step<'_> {
+    fn take(&mut self) -> GradientsParams {
+        std::mem::take(&mut self.grads)
+    }
+}
+
+impl ModelFn for Step<'_> {
+    fn mamba(&mut self, m: MambaReranker) -> MambaReranker {
+        let g = self.take();
+        self.optim.step(self.lr.clone(), m, g)
+    }
+    fn bert(&mut self, m: BertReranker) -> BertReranker {
+        let g = self.take();
+        self.optim.step(self.lr.clone(), m, g)
+    }
+    fn neox(&mut self, m: GptNeoxReranker) -> GptNeoxReranker {
+        let g = self.take();
+        self.optim.step(self.lr.clone(), m, g)
+    }
+}
+
+/// Add one micro-batch's gradients into the accumulated ones, parameter by parameter.
+struct Accumulate<'a> {
+    acc: &'a mut GradientsParams,
+    new: GradientsParams,
+}
+
+impl ModuleVisitor for Accumulate<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if let Some(g) = self.new.remove::<D>(param.id) {
+            let sum = match self.acc.remove::<D>(param.id) {
+                Some(a) => a + g,
+                None => g,
+            };
+            self.acc.register::<D>(param.id, sum);
+        }
+    }
+}
+
+/// Everything a run needs besides the data.
+pub struct Trainer {
+    pub ranker: Reranker,
+    pub config: TrainConfig,
+    pub base: PathBuf,
+    pub output: PathBuf,
+    optim: ModuleOptimizer,
+    sched: ModuleLrScheduler,
+    pub step: usize,
+    pub total: usize,
+    log: std::fs::File,
+    last_loss: Option<f64>,
+}
+
+impl Trainer {
+    /// Load `base` onto `device` (made an autodiff device) for training; with `resume`, continue
+    /// from the newest checkpoint in `output` instead (its config wins).
+    pub fn new(base: &Path, output: &Path, device: Device, device_name: &str, mut config: TrainConfig, groups_per_epoch: usize, resume: bool) -> Result<Self> {
+        if config.batch_groups == 0 || config.grad_accum == 0 || config.save_every == 0 {
+            return Err(Error::Input("batch groups, gradient accumulation and save interval must be at least 1".into()));
+        }
+        let resumed = if resume { latest_checkpoint(output) } else { None };
+        if resume && resumed.is_none() {
+            return Err(Error::io(output, std::io::Error::new(std::io::ErrorKind::NotFound, "no checkpoint-N with trainer_state.json to resume from")));
+        }
+        if !resume && latest_checkpoint(output).is_some() {
+            return Err(Error::Input(format!("{} already holds checkpoints: pass --resume to continue, or choose another --output", output.display())));
+        }
+        let mut state: Option<TrainerState> = None;
+        let mut from = base.to_path_buf();
+        if let Some((_, dir)) = &resumed {
+            let s = resume_state(output)?.ok_or_else(|| Error::format(dir, "trainer_state.json vanished"))?;
+            config = s.config.clone();
+            from = dir.clone();
+            state = Some(s);
+        }
+        let ad = device.autodiff();
+        let options = RerankerOptions { max_length: config.max_length, batch_size: config.batch_groups * config.group_size, ..Default::default() };
+        let mut ranker = Reranker::load_on(&from, ad, device_name, options)?;
+        let names = ranker.param_names().clone();
+        let mut ids = StableIds { names: &names, renamed: BTreeMap::new(), unnamed: 0 };
+        ranker.map_params(&mut ids);
+        if ids.unnamed > 0 {
+            return Err(Error::Backend(format!("{} parameters have no checkpoint name", ids.unnamed)));
+        }
+        ranker.set_param_names(ids.renamed);
+        ranker.set_head_dropout(config.dropout);
+
+        let mut adamw = AdamWConfig::new()
+            .with_beta_1(config.beta_1)
+            .with_beta_2(config.beta_2)
+            .with_epsilon(config.epsilon)
+            .with_weight_decay(config.weight_decay);
+        if let Some(c) = config.clip_norm {
+            adamw = adamw.with_grad_clipping(Some(GradientClippingConfig::Norm(c)));
+        }
+        let mut optim = adamw.init();
+        let total = state.as_ref().map(|s| s.total_steps).unwrap_or_else(|| total_steps(&config, groups_per_epoch));
+        let mut sched = scheduler(&config, total)?;
+        let step = state.as_ref().map(|s| s.step).unwrap_or(0);
+        if let Some((_, dir)) = &resumed {
+            let o = dir.join("optimizer.bpk");
+            optim = optim.load_record(OptimizerRecord::load(&o).map_err(|e| Error::format(&o, format!("optimizer state: {e:?}")))?);
+            let s = dir.join("scheduler.bpk");
+            sched = sched.load_record(LrSchedulerRecord::load(&s).map_err(|e| Error::format(&s, format!("scheduler state: {e:?}")))?);
+        }
+        std::fs::create_dir_all(output).map_err(|e| Error::io(output, e))?;
+        let log_path = output.join("log.jsonl");
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).map_err(|e| Error::io(&log_path, e))?;
+        let base = state.as_ref().map(|s| s.base_model.clone()).unwrap_or_else(|| base.to_path_buf());
+        Ok(Self { ranker, config, base, output: output.to_path_buf(), optim, sched, step, total, log, last_loss: state.and_then(|s| s.last_loss) })
+    }
+
+    /// The `k`-th group of the endless sequence epoch 0, epoch 1, ...
+    fn groups_for_step(&self, data: &TrainData, cache: &mut Option<(usize, Vec<Group>)>) -> Vec<Group> {
+        let per_step = self.config.batch_groups * self.config.grad_accum;
+        (self.step * per_step..(self.step + 1) * per_step)
+            .map(|k| {
+                let (epoch, pos) = (k / data.len(), k % data.len());
+                if cache.as_ref().is_none_or(|(e, _)| *e != epoch) {
+                    *cache = Some((epoch, data.epoch(self.config.seed, epoch)));
+                }
+                cache.as_ref().map(|(_, g)| g[pos].clone()).unwrap_or_else(|| Group { query: String::new(), docs: vec![] })
+            })
+            .collect()
+    }
+
+    /// One optimizer step over `groups` (batch_groups × grad_accum of them): (loss, lr used).
+    fn train_step(&mut self, groups: &[Group]) -> Result<(f64, f64)> {
+        let g = self.config.group_size;
+        // dropout masks are a function of (seed, step)
+        self.ranker.device().seed(self.config.seed.wrapping_mul(1_000_003).wrapping_add(self.step as u64));
+        let mut total_loss = 0.0;
+        let mut grads: Option<GradientsParams> = None;
+        for micro in groups.chunks(self.config.batch_groups) {
+            let mut seqs: Vec<Encoded> = Vec::with_capacity(micro.len() * g);
+            for grp in micro {
+                if grp.docs.len() != g {
+                    return Err(Error::Input(format!("a group has {} documents, expected {g}", grp.docs.len())));
+                }
+                for d in &grp.docs {
+                    seqs.push(self.ranker.encode_pair(&grp.query, d)?);
+                }
+            }
+            let scores = self.ranker.forward_scores(&seqs)?;
+            let loss = lce_loss(scores, micro.len(), g).div_scalar(self.config.grad_accum as f32);
+            let value = loss.clone().into_data().try_to_vec::<f32>().map_err(|e| Error::Backend(format!("{e:?}")))?[0] as f64;
+            if !value.is_finite() {
+                return Err(Error::Backend(format!("the loss became {value} at step {}", self.step + 1)));
+            }
+            total_loss += value;
+            let new = self.ranker.gradients(loss.backward());
+            grads = Some(match grads {
+                None => new,
+                Some(mut acc) => {
+                    self.ranker.visit(&mut Accumulate { acc: &mut acc, new });
+                    acc
+                }
+            });
+        }
+        let lr = self.sched.step();
+        let lr_value = lr.base();
+        let mut step = Step { optim: &mut self.optim, lr, grads: grads.unwrap_or_default() };
+        self.ranker.map_model(&mut step);
+        Ok((total_loss, lr_value))
+    }
+
+    /// Train until `total` steps (or `stop_after`, as if interrupted there), checkpointing.
+    pub fn run(&mut self, data: &TrainData, stop_after: Option<usize>, progress: &mut dyn FnMut(&StepLog)) -> Result<()> {
+        let start = std::time::Instant::now();
+        let seqs_per_step = (self.config.batch_groups * self.config.grad_accum * self.config.group_size) as f64;
+        let mut cache = None;
+        let first = self.step;
+        while self.step < self.total {
+            let groups = self.groups_for_step(data, &mut cache);
+            let (loss, lr) = self.train_step(&groups)?;
+            self.step += 1;
+            self.last_loss = Some(loss);
+            let elapsed = start.elapsed().as_secs_f64();
+            let log = StepLog {
+                step: self.step,
+                epoch: (self.step * self.config.batch_groups * self.config.grad_accum) as f64 / data.len() as f64,
+                loss,
+                lr,
+                sequences_per_s: (self.step - first) as f64 * seqs_per_step / elapsed.max(1e-9),
+                elapsed_s: elapsed,
+            };
+            let line = serde_json::to_string(&log).map_err(|e| Error::Backend(e.to_string()))?;
+            writeln!(self.log, "{line}").map_err(|e| Error::io(&self.output.join("log.jsonl"), e))?;
+            progress(&log);
+            let last = self.step == self.total || stop_after == Some(self.step);
+            if self.step % self.config.save_every == 0 || last {
+                self.checkpoint()?;
+            }
+            if stop_after == Some(self.step) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The loss of the latest step.
+    pub fn last_loss(&self) -> Option<f64> {
+        self.last_loss
+    }
+
+    /// `output/checkpoint-{step}` (and the newest `keep` only).
+    pub fn checkpoint(&self) -> Result<PathBuf> {
+        let dir = self.output.join(format!("checkpoint-{}", self.step));
+        let state = TrainerState {
+            step: self.step,
+            total_steps: self.total,
+            config: self.config.clone(),
+            base_model: self.base.clone(),
+            last_loss: self.last_loss,
+        };
+        let extra = |tmp: &Path| -> Result<()> {
+            let o = tmp.join("optimizer.bpk");
+            self.optim.save(&o).map_err(|e| Error::Backend(format!("{}: saving the optimizer state: {e:?}", o.display())))?;
+            let s = tmp.join("scheduler.bpk");
+            self.sched.to_record().save(&s).map_err(|e| Error::Backend(format!("{}: saving the scheduler state: {e:?}", s.display())))?;
+            let json = serde_json::to_vec_pretty(&state).map_err(|e| Error::Backend(e.to_string()))?;
+            write_atomic(&tmp.join("trainer_state.json"), &json)
+        };
+        save_checkpoint(&self.ranker, &self.base, &dir, false, &extra)?;
+        // prune old checkpoints
+        let mut all: Vec<(usize, PathBuf)> = std::fs::read_dir(&self.output)
+            .map_err(|e| Error::io(&self.output, e))?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| Some((e.file_name().to_string_lossy().strip_prefix("checkpoint-")?.parse::<usize>().ok()?, e.path())))
+            .collect();
+        all.sort();
+        while all.len() > self.config.keep.max(1) {
+            let (_, old) = all.remove(0);
+            let _ = std::fs::remove_dir_all(old);
+        }
+        Ok(dir)
+    }
+}
