@@ -6,7 +6,6 @@ use crate::{DeviceChoice, Error, Mode, Reranker, RerankerOptions, Result};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -405,20 +404,7 @@ fn train(a: TrainArgs) -> Result<()> {
 /// Rerank the top `top_k` (by the run's score) of every query, write the new run to `output`
 /// (`qid Q0 docid rank score rankmamba`), and return it.
 fn rerank_run(ranker: &Reranker, run: &crate::eval::Run, queries: &Path, collection: &Path, output: &Path, top_k: usize) -> Result<crate::eval::Run> {
-    let tsv = |path: &Path, want: Option<&std::collections::HashSet<String>>| -> Result<HashMap<String, String>> {
-        let mut out = HashMap::new();
-        for (i, line) in open_lines(path)?.lines().enumerate() {
-            let line = line.map_err(|e| Error::io(path, e))?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            let (id, text) = line.split_once('\t').ok_or_else(|| line_err(path, i + 1, "expected `id \\t text`"))?;
-            if want.is_none_or(|w| w.contains(id)) {
-                out.insert(id.to_string(), text.replace('\t', " "));
-            }
-        }
-        Ok(out)
-    };
+    let tsv = crate::eval::read_id_texts;
     let mut cands: Vec<(&String, Vec<&String>)> = Vec::new();
     for (qid, docs) in run {
         let mut d: Vec<&(String, f64)> = docs.iter().collect();

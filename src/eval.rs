@@ -52,6 +52,27 @@ pub fn parse_run(path: &Path, text: &str) -> Result<Run> {
     Ok(run)
 }
 
+/// `id<TAB>text` lines (MS MARCO's `collection.tsv`, `queries.*.tsv`), read line by line,
+/// keeping only the ids in `keep` (all if `None`); tabs inside a text become spaces.
+pub fn read_id_texts(path: &Path, keep: Option<&HashSet<String>>) -> Result<HashMap<String, String>> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut out = HashMap::new();
+    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(|e| Error::io(path, e))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let (id, text) = line
+            .split_once('\t')
+            .ok_or_else(|| Error::Line { path: path.into(), line: i + 1, msg: "expected `id<TAB>text`".into() })?;
+        if keep.is_none_or(|k| k.contains(id)) {
+            out.insert(id.to_string(), text.replace('\t', " "));
+        }
+    }
+    Ok(out)
+}
+
 /// Averages of the measures the RankMamba paper reports.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Metrics {

@@ -10,7 +10,7 @@
 //! the groups refer to are kept. Every malformed line is an error naming file and line.
 
 use crate::error::{Error, Result};
-use crate::eval::{parse_qrels, parse_run};
+use crate::eval::{parse_qrels, parse_run, read_id_texts};
 use rand::rngs::StdRng;
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::SeedableRng;
@@ -49,24 +49,6 @@ enum Kind {
 
 fn open(path: &Path) -> Result<std::io::BufReader<std::fs::File>> {
     Ok(std::io::BufReader::new(std::fs::File::open(path).map_err(|e| Error::io(path, e))?))
-}
-
-/// `id \t text` lines; `keep` filters ids (None keeps all).
-fn read_tsv_texts(path: &Path, keep: Option<&HashSet<String>>) -> Result<HashMap<String, String>> {
-    let mut out = HashMap::new();
-    for (i, line) in open(path)?.lines().enumerate() {
-        let line = line.map_err(|e| Error::io(path, e))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let (id, text) = line
-            .split_once('\t')
-            .ok_or_else(|| Error::Line { path: path.into(), line: i + 1, msg: "expected `id<TAB>text`".into() })?;
-        if keep.is_none_or(|k| k.contains(id)) {
-            out.insert(id.to_string(), text.to_string());
-        }
-    }
-    Ok(out)
 }
 
 fn lookup<'a>(map: &'a HashMap<String, String>, id: &str, what: &str, file: &Path, line: usize, source: &Path) -> Result<&'a String> {
@@ -115,8 +97,8 @@ impl TrainData {
             dids.extend(ids.iter().cloned());
             raw.push((i + 1, f[0].to_string(), ids));
         }
-        let qtext = read_tsv_texts(queries, Some(&qids))?;
-        let dtext = read_tsv_texts(collection, Some(&dids))?;
+        let qtext = read_id_texts(queries, Some(&qids))?;
+        let dtext = read_id_texts(collection, Some(&dids))?;
         let mut groups = Vec::with_capacity(raw.len());
         for (line, qid, ids) in raw {
             let query = lookup(&qtext, &qid, "query", path, line, queries)?.clone();
@@ -173,8 +155,8 @@ impl TrainData {
         }
         let qids: HashSet<String> = plan.keys().cloned().collect();
         let dids: HashSet<String> = plan.values().flat_map(|(p, n)| p.iter().chain(n)).cloned().collect();
-        let qtext = read_tsv_texts(queries, Some(&qids))?;
-        let dtext = read_tsv_texts(collection, Some(&dids))?;
+        let qtext = read_id_texts(queries, Some(&qids))?;
+        let dtext = read_id_texts(collection, Some(&dids))?;
         let text = |map: &HashMap<String, String>, id: &str, src: &Path| {
             map.get(id).cloned().ok_or_else(|| Error::format(src, format!("`{id}` (from {}) is missing", run.display())))
         };
