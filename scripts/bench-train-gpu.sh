@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Training throughput on a GPU machine (BENCHMARKS.md §5), rankmamba's `train` on wgpu beside
+# PyTorch + transformers in the same run: sequences/s at 64 sequences (8 LCE groups of 8) ×
+# 512 tokens, random-init Mamba-130m-size and BERT-base-size models, and peak GPU memory.
+#
+#   bash scripts/bench-train-gpu.sh prepare     # here: release `train` + the BERT tokenizer into .device/
+#   # device tool: run(command="bash scripts/bench-train-gpu.sh run", carry=[".device", ".gl"])
+set -euo pipefail
+cd "$(dirname "$0")/.."
+case "${1:-}" in
+  prepare)
+    . scripts/env.sh
+    cargo build --release --locked --bin train
+    rm -rf .device && mkdir -p .device
+    cp "$CARGO_TARGET_DIR/release/train" .device/
+    xz -T2 -6 .device/train
+    cp "$HOME/.cache/rankmamba/all-MiniLM-L6-v2/tokenizer.json" .device/bert-tokenizer.json
+    ls -la .device
+    ;;
+  run)
+    for f in .gl/*.deb; do dpkg -x "$f" /; done
+    ldconfig
+    export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json XDG_RUNTIME_DIR=/tmp
+    out=${OUT:-/tmp/out}
+    steps=${STEPS:-6}
+    mkdir -p "$out" /tmp/bin /tmp/m
+    xz -dc .device/train.xz > /tmp/bin/train && chmod +x /tmp/bin/train
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/gpu.txt"
+    # random-init checkpoints in the Hugging Face layout, and long synthetic training groups
+    python3 - <<'PY' 2>&1 | tee "$out/setup.txt"
+import json, os, random, shutil, torch
+from transformers import MambaConfig, MambaModel, BertConfig, BertForSequenceClassification
+torch.manual_seed(0)
+m = MambaModel(MambaConfig(vocab_size=50280, hidden_size=768, num_hidden_layers=24, state_size=16, expand=2, conv_kernel=4))
+m.save_pretrained("/tmp/m/mamba-130m"); shutil.copy("tests/fixtures/tiny-hf/tokenizer.json", "/tmp/m/mamba-130m/")
+b = BertForSequenceClassification(BertConfig(num_labels=1))
+b.save_pretrained("/tmp/m/bert-base"); shutil.copy(".device/bert-tokenizer.json", "/tmp/m/bert-base/tokenizer.json")
+print("mamba params", sum(p.numel() for p in m.parameters()), "bert params", sum(p.numel() for p in b.parameters()))
+r = random.Random(0)
+words = ["".join(r.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(r.randint(3, 9))) for _ in range(3000)]
+os.makedirs("/tmp/data", exist_ok=True)
+with open("/tmp/data/collection.tsv", "w") as f:
+    for i in range(800): f.write(f"d{i}\t" + " ".join(r.choice(words) for _ in range(700)) + "\n")
+with open("/tmp/data/queries.tsv", "w") as f:
+    for i in range(200): f.write(f"q{i}\t" + " ".join(r.choice(words) for _ in range(8)) + "\n")
+with open("/tmp/data/groups.tsv", "w") as f:
+    for i in range(200): f.write(f"q{i}\t" + "\t".join(f"d{r.randrange(800)}" for _ in range(8)) + "\n")
+PY
+    peak() {  # peak used GPU memory (MiB) while "$@" runs
+      nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 200 > /tmp/mem.txt & local p=$!
+      "$@"; local rc=$?
+      kill $p; sort -n /tmp/mem.txt | tail -1 > /tmp/peak.txt; return $rc
+    }
+    for model in mamba-130m bert-base; do
+      rm -rf "/tmp/run-$model"
+      peak timeout 240 /tmp/bin/train --model "/tmp/m/$model" --output "/tmp/run-$model" --device wgpu \
+        --groups /tmp/data/groups.tsv --queries /tmp/data/queries.tsv --collection /tmp/data/collection.tsv \
+        --max-steps 1000 --warmup-steps 1 --save-every 1000000 --stop-after "$steps" 2>&1 | tail -3 | tee "$out/train-$model.txt" || true
+      cp "/tmp/run-$model/log.jsonl" "$out/log-$model.jsonl" 2>/dev/null || true
+      echo "peak GPU memory MiB: $(cat /tmp/peak.txt)" | tee -a "$out/train-$model.txt"
+      python3 -c "
+import json,sys
+l=[json.loads(x) for x in open('/tmp/run-$model/log.jsonl')]
+if len(l)>2:
+    t=l[-1]['elapsed_s']-l[1]['elapsed_s']; n=(len(l)-2)*64
+    print(f'rankmamba train wgpu f32 $model: {n/t:.1f} sequences/s over steps 3..{len(l)} ({t/(len(l)-2):.3f} s/step)')
+" | tee -a "$out/train-$model.txt" || true
+    done
+    # PyTorch + transformers on the same GPU, same run: the same step (LCE over 8 groups of 8,
+    # AdamW), 64 x 512 random token ids
+    timeout 300 python3 - <<'PY' 2>&1 | tee "$out/torch.txt" || true
+import time, torch, torch.nn as nn, torch.nn.functional as F
+from transformers import OPTConfig, OPTModel, BertConfig, BertModel, MambaConfig, MambaModel
+try:
+    import mamba_ssm  # noqa
+    fast = "mamba-ssm kernels"
+except Exception:
+    fast = "no mamba-ssm: transformers' sequential path"
+dev = "cuda"; B, L = 64, 512
+def run(name, body, vocab, dtype, steps=5, warm=2, last_token=True):
+    torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats()
+    head = nn.Linear(body.config.hidden_size, 1).to(dev)
+    params = list(body.parameters()) + list(head.parameters())
+    opt = torch.optim.AdamW(params, lr=2e-5, weight_decay=0.01, eps=1e-8)
+    ids = torch.randint(0, vocab, (B, L), device=dev)
+    def step():
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=dtype == "bf16"):
+            h = body(input_ids=ids).last_hidden_state
+            s = head(h[:, -1] if last_token else h[:, 0]).float().view(8, 8)
+            loss = -F.log_softmax(s, 1)[:, 0].mean()
+        loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
+    try:
+        for _ in range(warm): step()
+        torch.cuda.synchronize(); t = time.perf_counter()
+        for _ in range(steps): step()
+        torch.cuda.synchronize(); dt = (time.perf_counter() - t) / steps
+        print(f"torch {name} {dtype}: {B / dt:.1f} sequences/s ({dt:.3f} s/step), peak {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB", flush=True)
+    except Exception as e:
+        print(f"torch {name} {dtype}: failed: {type(e).__name__}: {e}", flush=True)
+print("torch", torch.__version__, torch.cuda.get_device_name())
+for dtype in ("bf16", "fp32"):
+    torch.manual_seed(0)
+    run("OPT-125m sdpa", OPTModel(OPTConfig(attn_implementation="sdpa")).to(dev), 50272, dtype)
+    run("BERT-base sdpa", BertModel(BertConfig(attn_implementation="sdpa")).to(dev), 30522, dtype, last_token=False)
+for dtype in ("bf16", "fp32"):
+    run(f"Mamba-130m transformers ({fast})", MambaModel(MambaConfig(vocab_size=50280, hidden_size=768, num_hidden_layers=24)).to(dev), 50280, dtype, steps=2, warm=1)
+PY
+    ;;
+  *) echo "usage: $0 prepare|run" >&2; exit 2 ;;
+esac
