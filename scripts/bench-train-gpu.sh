@@ -10,10 +10,10 @@ cd "$(dirname "$0")/.."
 case "${1:-}" in
   prepare)
     . scripts/env.sh
-    cargo build --release --locked --bin train
+    cargo build --release --locked --bin train --example probe_matmul
     rm -rf .device && mkdir -p .device
-    cp "$CARGO_TARGET_DIR/release/train" .device/
-    xz -T2 -6 .device/train
+    cp "$CARGO_TARGET_DIR/release/train" "$CARGO_TARGET_DIR/release/examples/probe_matmul" .device/
+    xz -T2 -6 .device/train .device/probe_matmul
     cp "$HOME/.cache/rankmamba/all-MiniLM-L6-v2/tokenizer.json" .device/bert-tokenizer.json
     ls -la .device
     ;;
@@ -24,8 +24,26 @@ case "${1:-}" in
     out=${OUT:-/tmp/out}
     steps=${STEPS:-6}
     mkdir -p "$out" /tmp/bin /tmp/m
-    xz -dc .device/train.xz > /tmp/bin/train && chmod +x /tmp/bin/train
+    for b in train probe_matmul; do xz -dc ".device/$b.xz" > "/tmp/bin/$b"; chmod +x "/tmp/bin/$b"; done
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/gpu.txt"
+    # what the matmuls can reach: burn's WGSL matmul and the adapter's cooperative-matrix offer,
+    # beside torch's matmul (fp32, tf32, bf16) at the same shapes
+    /tmp/bin/probe_matmul --iters 10 2>&1 | tee "$out/probe_matmul.txt" || true
+    python3 - <<'PY' 2>&1 | tee -a "$out/probe_matmul.txt" || true
+import torch
+for (name, m, k, n) in (("in_proj / FFN of a 64 x 512 step: 32768x768 @ 768x3072", 32768, 768, 3072), ("square 4096", 4096, 4096, 4096)):
+    for label, dt, tf32 in (("fp32", torch.float32, False), ("tf32", torch.float32, True), ("bf16", torch.bfloat16, False)):
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        a = torch.randn(m, k, device="cuda", dtype=dt); b = torch.randn(k, n, device="cuda", dtype=dt)
+        for _ in range(3): a @ b
+        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        ts = []
+        for _ in range(10):
+            s.record(); a @ b; e.record(); torch.cuda.synchronize(); ts.append(s.elapsed_time(e) / 1e3)
+        ts.sort(); t = ts[len(ts) // 2]
+        print(f"torch matmul {name} {label}: {t * 1e3:.3f} ms, {2 * m * k * n / t / 1e12:.1f} TFLOP/s")
+PY
+    [ "${PROBE_ONLY:-0}" = 1 ] && exit 0
     # random-init checkpoints in the Hugging Face layout, and long synthetic training groups
     python3 - <<'PY' 2>&1 | tee "$out/setup.txt"
 import json, os, random, shutil, torch
