@@ -51,5 +51,31 @@ fn main() {
             let t = ts[ts.len() / 2];
             println!("burn wgpu matmul {name} {dtype:?}: {:.3} ms, {:.1} TFLOP/s", t * 1e3, 2.0 * (m * k * n) as f64 / t / 1e12);
         }
+        if rankmamba::ops::matmul::coop_matmul_available(&device) {
+            let a = Tensor::<2>::random([m, k], Distribution::Uniform(-1.0, 1.0), &device);
+            let b = Tensor::<2>::random([k, n], Distribution::Uniform(-1.0, 1.0), &device);
+            let run = || {
+                let c = rankmamba::ops::matmul::matmul_coop(a.clone(), b.clone()).expect("coop matmul");
+                let _ = c.slice([0..1, 0..1]).into_data();
+            };
+            run();
+            let mut ts: Vec<f64> = (0..iters)
+                .map(|_| {
+                    let t = Instant::now();
+                    run();
+                    t.elapsed().as_secs_f64()
+                })
+                .collect();
+            ts.sort_by(f64::total_cmp);
+            let t = ts[ts.len() / 2];
+            // against burn's f32 matmul of the same f16-rounded inputs
+            let (a16, b16) = (a.clone().cast(DType::F16).cast(DType::F32), b.clone().cast(DType::F16).cast(DType::F32));
+            let want = a16.matmul(b16);
+            let got = rankmamba::ops::matmul::matmul_coop(a, b).unwrap();
+            let err = (got - want.clone()).abs().max().into_scalar::<f32>() / want.abs().max().into_scalar::<f32>();
+            println!("WGSL cooperative-matrix matmul {name} f16 -> f32: {:.3} ms, {:.1} TFLOP/s (max error / max |C| = {err:.2e})", t * 1e3, 2.0 * (m * k * n) as f64 / t / 1e12);
+        } else {
+            println!("WGSL cooperative-matrix matmul: not available on this adapter");
+        }
     }
 }

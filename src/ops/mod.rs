@@ -3,6 +3,7 @@
 
 pub mod attention;
 pub mod kernel;
+pub mod matmul;
 pub mod selective_scan;
 
 use burn::backend::wgpu::SourceTemplate;

@@ -1,0 +1,65 @@
+//! A tensor-core matmul in hand-written WGSL (`shaders/matmul_coop.wgsl`): f16 inputs, f32
+//! accumulation, on wgpu's experimental cooperative matrices. burn's own WGSL matmul cannot reach
+//! the tensor cores; this kernel runs on the same wgpu device as the scan and attention kernels.
+//! An experiment toward faster training (BENCHMARKS.md §5): not used by the models yet.
+
+use crate::error::{Error, Result};
+use crate::ops::kernel::{arguments, client_of, cube, is_wgsl_device, kernel_id, plain};
+use burn::backend::wgpu::{CubeDim, CubeTensor, KernelSource, SourceKernel, SourceTemplate};
+use burn::cubecl::prelude::{CubeCount, KernelId};
+use burn::tensor::{DType, Device, Shape, Tensor};
+
+const MATMUL_COOP_WGSL: &str = include_str!("../../shaders/matmul_coop.wgsl");
+
+/// Rows and columns of C one workgroup computes (the shader's 4 × 2 tiles of 16 × 16).
+const BLOCK_M: usize = 64;
+const BLOCK_N: usize = 32;
+const STEP_K: usize = 16;
+
+/// Whether `device` runs the kernel: WGSL on wgpu with cooperative matrices and f16 storage.
+pub fn coop_matmul_available(device: &Device) -> bool {
+    use burn::tensor::wgpu::wgpu::Features;
+    is_wgsl_device(device)
+        && crate::device::wgpu_has_shader_f16()
+        && crate::device::wgpu_setup().map(|(_, s)| s.device.features().contains(Features::EXPERIMENTAL_COOPERATIVE_MATRIX)).unwrap_or(false)
+}
+
+#[derive(Debug)]
+struct CoopKernel {
+    workgroup: u32,
+}
+
+impl KernelSource for CoopKernel {
+    fn source(&self) -> SourceTemplate {
+        SourceTemplate::new(MATMUL_COOP_WGSL).register("wg", self.workgroup.to_string())
+    }
+    fn id(&self) -> KernelId {
+        kernel_id::<Self>().info(self.workgroup)
+    }
+    fn lang(&self) -> &'static str {
+        "wgsl"
+    }
+}
+
+/// `a · b` for `a` (m, k) and `b` (k, n), both cast to f16, accumulated in f32; m a multiple of
+/// 64, n of 32, k of 16.
+pub fn matmul_coop(a: Tensor<2>, b: Tensor<2>) -> Result<Tensor<2>> {
+    let device = a.device();
+    if !coop_matmul_available(&device) {
+        return Err(Error::Backend("this adapter has no cooperative matrices with f16 (wgpu EXPERIMENTAL_COOPERATIVE_MATRIX)".into()));
+    }
+    let ([m, k], [k2, n]) = (a.dims(), b.dims());
+    if k != k2 || m % BLOCK_M != 0 || n % BLOCK_N != 0 || k % STEP_K != 0 {
+        return Err(Error::Input(format!("matmul_coop: ({m}, {k}) · ({k2}, {n}) needs equal inner sizes, m % {BLOCK_M}, n % {BLOCK_N}, k % {STEP_K} = 0")));
+    }
+    let client = client_of(&device);
+    // one subgroup per workgroup: cooperative matrices are subgroup-scoped
+    let wg = client.properties().hardware.plane_size_max.max(1);
+    let f16 = |t: Tensor<2>| if t.dtype() == DType::F16 { t } else { t.cast(DType::F16) };
+    let (a, b) = (cube(f16(a)), cube(f16(b)));
+    let out = CubeTensor::new_contiguous(client.clone(), a.device.clone(), Shape::new([m, n]), client.empty(m * n * 4), DType::F32);
+    let args = arguments(&[&a, &b, &out], &[m as u32, n as u32, k as u32, 0]);
+    let count = CubeCount::Static((n / BLOCK_N) as u32, (m / BLOCK_M) as u32, 1);
+    client.launch(Box::new(SourceKernel::new(CoopKernel { workgroup: wg }, CubeDim::new_1d(wg))), count, args);
+    Ok(plain(out))
+}
