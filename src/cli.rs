@@ -280,6 +280,12 @@ pub struct TrainArgs {
     /// Batches per optimizer step.
     #[arg(long, default_value_t = 1)]
     grad_accum: usize,
+    /// Data-parallel replicas, each taking --batch-groups × --grad-accum groups of every step;
+    /// their gradients are summed by burn's multi-device optimizer step. On the CPU the replicas
+    /// share burn's one CPU device (the code path, not a speed-up); several GPUs are not
+    /// supported yet.
+    #[arg(long, default_value_t = 1)]
+    devices: usize,
     #[arg(long, default_value_t = 2e-5)]
     lr: f64,
     #[arg(long, default_value_t = 0.01)]
@@ -364,6 +370,7 @@ fn train(a: TrainArgs) -> Result<()> {
         max_length: a.max_length,
         save_every: a.save_every,
         keep: a.keep,
+        devices: a.devices,
         ..TrainConfig::default()
     };
     // a resumed run keeps the settings it was started with
@@ -372,6 +379,9 @@ fn train(a: TrainArgs) -> Result<()> {
         None => config,
     };
     let device: DeviceChoice = a.device.parse()?;
+    if config.devices > 1 && device != DeviceChoice::Cpu {
+        return Err(Error::Input("--devices > 1 runs CPU replicas only for now: data-parallel training over several GPUs is not available yet".into()));
+    }
     let data = TrainData::load(&spec, config.group_size)?;
     eprintln!("data: {} groups of {} per epoch", data.len(), data.group_size);
     let mut trainer = Trainer::new(&a.model, &a.output, device.device()?, &device.to_string(), config, data.len(), a.resume)?;

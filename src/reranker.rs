@@ -52,6 +52,7 @@ pub struct ModelInfo {
     pub fresh_head: bool,
 }
 
+#[derive(Clone)]
 enum Model {
     Mamba(MambaReranker),
     Bert(BertReranker),
@@ -60,6 +61,7 @@ enum Model {
 
 /// How pairs become model input: the decoder template (document first, score at the last
 /// token) or the encoder pair encoding ([CLS] query [SEP] document [SEP], score at [CLS]).
+#[derive(Clone)]
 enum Text {
     Decoder(PairTemplate),
     Encoder(PairEncoder),
@@ -498,6 +500,26 @@ impl Reranker {
             Model::Bert(m) => Model::Bert(m.map(mapper)),
             Model::GptNeox(m) => Model::GptNeox(m.map(mapper)),
         });
+    }
+
+    /// A copy of this model on `device` (a data-parallel replica; shares the weights when it is
+    /// the same device).
+    pub fn forked(&self, device: &Device) -> Reranker {
+        let model = match &self.model {
+            Model::Mamba(m) => Model::Mamba(m.clone().fork(device)),
+            Model::Bert(m) => Model::Bert(m.clone().fork(device)),
+            Model::GptNeox(m) => Model::GptNeox(m.clone().fork(device)),
+        };
+        Reranker {
+            model,
+            names: self.names.clone(),
+            text: self.text.clone(),
+            device: device.clone(),
+            options: self.options.clone(),
+            info: self.info.clone(),
+            warnings: Vec::new(),
+            dir: self.dir.clone(),
+        }
     }
 
     /// Dropout probability before the head (active only on an autodiff device).

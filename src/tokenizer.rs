@@ -53,6 +53,7 @@ impl std::fmt::Display for Mode {
 }
 
 /// The tokenizer plus the pair template of the decoder-style rerankers.
+#[derive(Clone)]
 pub struct PairTemplate {
     tokenizer: Tokenizer,
     pub eos_id: u32,
@@ -128,6 +129,7 @@ impl PairTemplate {
 /// Pair encoding of the encoder cross-encoders (BERT WordPiece): `[CLS] query [SEP] document
 /// [SEP]` from the tokenizer file's own post-processor, token type ids 0 then 1, truncation
 /// `longest_first` to `max_length` (the file's own padding and truncation are ignored).
+#[derive(Clone)]
 pub struct PairEncoder {
     tokenizer: Tokenizer,
     pub path: PathBuf,

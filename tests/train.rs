@@ -262,3 +262,47 @@ fn bert_gradients_match_finite_differences() {
         &["bert.embeddings.word_embeddings.weight", "bert.encoder.layer.0.attention.self.query.weight", "bert.encoder.layer.1.output.dense.weight", "bert.pooler.dense.weight", "classifier.weight"],
     );
 }
+
+/// Data parallelism through burn's multi-device optimizer step (`MultiGradientsParams`): two
+/// replicas of 4 groups each follow the loss curve of one device taking the same 8 groups as two
+/// accumulated micro-batches, up to floating-point order. (burn's CPU backend has one device, so
+/// both replicas live on it: this checks the code path; GPUs are the point of it.)
+#[test]
+fn two_data_parallel_replicas_follow_the_single_device_loss_curve() {
+    let _turn = one_at_a_time();
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = write_groups(tmp.path(), 64, 4, 4);
+    let data = TrainData::load(&spec, 4).unwrap();
+    let base = fixtures().join("tiny-hf");
+    // no dropout: the two schedules draw their masks in a different order
+    let single = TrainConfig { batch_groups: 4, grad_accum: 2, devices: 1, dropout: 0.0, ..small_config(10) };
+    let multi = TrainConfig { batch_groups: 4, grad_accum: 1, devices: 2, dropout: 0.0, ..small_config(10) };
+    let run = |config: TrainConfig, name: &str| {
+        let mut t = Trainer::new(&base, &tmp.path().join(name), cpu(), "cpu", config, data.len(), false).unwrap();
+        let mut losses = Vec::new();
+        t.run(&data, None, &mut |l| losses.push(l.loss)).unwrap();
+        (losses, t)
+    };
+    let (la, ta) = run(single, "single");
+    let (lb, tb) = run(multi, "multi");
+    assert_eq!(tb.config.devices, 2);
+    for (i, (a, b)) in la.iter().zip(&lb).enumerate() {
+        assert!((a - b).abs() <= 1e-4 * a.abs().max(1.0), "step {}: loss {a} on one device, {b} with two replicas", i + 1);
+    }
+    let (wa, wb) = (weights_safetensors(&ta.ranker, false).unwrap(), weights_safetensors(&tb.ranker, false).unwrap());
+    let (sa, sb) = (safetensors::SafeTensors::deserialize(&wa).unwrap(), safetensors::SafeTensors::deserialize(&wb).unwrap());
+    for (name, va) in sa.tensors() {
+        let vb = sb.tensor(&name).unwrap();
+        let f = |b: &[u8]| b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect::<Vec<f32>>();
+        let (xa, xb) = (f(va.data()), f(vb.data()));
+        let diff = xa.iter().zip(&xb).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        let scale = xa.iter().map(|a| a.abs()).fold(0f32, f32::max).max(1e-3);
+        assert!(diff <= 1e-4 * scale, "`{name}`: replicas and one device differ by {diff} (scale {scale})");
+    }
+    // a run keeps its replica count: resuming with another one is refused
+    let err = Trainer::new(&base, &tmp.path().join("multi"), cpu(), "cpu", TrainConfig { devices: 1, ..small_config(10) }, data.len(), true)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("trained with 2 data-parallel devices"), "{err}");
+}

@@ -26,7 +26,7 @@ use burn::optim::lr_scheduler::linear::LinearLrSchedulerConfig;
 use burn::optim::lr_scheduler::sequential::SequentialLrSchedulerConfig;
 use burn::optim::lr_scheduler::module_lr_scheduler::{ModuleLearningRate, ModuleLrScheduler};
 use burn::optim::lr_scheduler::{LrSchedulerConfig, LrSchedulerRecord};
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer, OptimizerRecord};
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer, MultiGradientsParams, OptimizerRecord};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
@@ -62,6 +62,14 @@ pub struct TrainConfig {
     pub save_every: usize,
     /// Checkpoints kept (oldest deleted first).
     pub keep: usize,
+    /// Data-parallel replicas: each takes `batch_groups × grad_accum` groups of a step, and
+    /// their gradients are summed across devices by burn's `MultiGradientsParams`.
+    #[serde(default = "one")]
+    pub devices: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl Default for TrainConfig {
@@ -84,6 +92,7 @@ impl Default for TrainConfig {
             max_length: 512,
             save_every: 1000,
             keep: 3,
+            devices: 1,
         }
     }
 }
@@ -119,7 +128,12 @@ pub fn lce_loss(scores: Tensor<1>, groups: usize, group_size: usize) -> Tensor<1
 
 /// Total optimizer steps for `n` groups per epoch.
 pub fn total_steps(config: &TrainConfig, n: usize) -> usize {
-    config.max_steps.unwrap_or_else(|| (config.epochs * n).div_ceil(config.batch_groups * config.grad_accum)).max(1)
+    config.max_steps.unwrap_or_else(|| (config.epochs * n).div_ceil(groups_per_step(config))).max(1)
+}
+
+/// Groups one optimizer step consumes (over all replicas and micro-batches).
+pub fn groups_per_step(config: &TrainConfig) -> usize {
+    config.batch_groups * config.grad_accum * config.devices.max(1)
 }
 
 /// Linear warmup to `lr`, then linear decay to 0 at `total`, as burn schedulers.
@@ -273,31 +287,35 @@ pub fn latest_checkpoint(output: &Path) -> Option<(usize, PathBuf)> {
         .max_by_key(|(n, _)| *n)
 }
 
-/// The optimizer step on whichever model it is.
+/// The optimizer step on whichever model it is: one device's gradients, or several replicas'
+/// (summed by burn's `step_multi`).
 struct Step<'a> {
     optim: &'a mut ModuleOptimizer,
     lr: ModuleLearningRate,
-    grads: GradientsParams,
+    grads: Vec<(GradientsParams, Device)>,
 }
 
 impl Step<'_> {
-    fn take(&mut self) -> GradientsParams {
-        std::mem::take(&mut self.grads)
+    fn apply<M: burn::module::Module>(&mut self, m: M) -> M {
+        let mut grads = std::mem::take(&mut self.grads);
+        if grads.len() == 1 {
+            let (g, _) = grads.remove(0);
+            self.optim.step(self.lr.clone(), m, g)
+        } else {
+            self.optim.step_multi(self.lr.clone(), m, MultiGradientsParams { grads })
+        }
     }
 }
 
 impl ModelFn for Step<'_> {
     fn mamba(&mut self, m: MambaReranker) -> MambaReranker {
-        let g = self.take();
-        self.optim.step(self.lr.clone(), m, g)
+        self.apply(m)
     }
     fn bert(&mut self, m: BertReranker) -> BertReranker {
-        let g = self.take();
-        self.optim.step(self.lr.clone(), m, g)
+        self.apply(m)
     }
     fn neox(&mut self, m: GptNeoxReranker) -> GptNeoxReranker {
-        let g = self.take();
-        self.optim.step(self.lr.clone(), m, g)
+        self.apply(m)
     }
 }
 
@@ -331,15 +349,27 @@ pub struct Trainer {
     pub total: usize,
     log: std::fs::File,
     last_loss: Option<f64>,
+    /// One autodiff device per data-parallel replica (the first is the model's).
+    devices: Vec<Device>,
 }
 
 impl Trainer {
     /// Load `base` onto `device` (made an autodiff device) for training; with `resume`, continue
     /// from the newest checkpoint in `output` instead (its config wins).
-    pub fn new(base: &Path, output: &Path, device: Device, device_name: &str, mut config: TrainConfig, groups_per_epoch: usize, resume: bool) -> Result<Self> {
-        if config.batch_groups == 0 || config.grad_accum == 0 || config.save_every == 0 {
-            return Err(Error::Input("batch groups, gradient accumulation and save interval must be at least 1".into()));
+    pub fn new(base: &Path, output: &Path, device: Device, device_name: &str, config: TrainConfig, groups_per_epoch: usize, resume: bool) -> Result<Self> {
+        let devices = vec![device; config.devices.max(1)];
+        Self::on_devices(base, output, devices, device_name, config, groups_per_epoch, resume)
+    }
+
+    /// [`Trainer::new`] with one data-parallel replica per device in `devices` (the first holds
+    /// the model the optimizer updates).
+    pub fn on_devices(base: &Path, output: &Path, devices: Vec<Device>, device_name: &str, mut config: TrainConfig, groups_per_epoch: usize, resume: bool) -> Result<Self> {
+        if config.batch_groups == 0 || config.grad_accum == 0 || config.save_every == 0 || devices.is_empty() {
+            return Err(Error::Input("batch groups, gradient accumulation, save interval and devices must be at least 1".into()));
         }
+        config.devices = devices.len();
+        let devices: Vec<Device> = devices.into_iter().map(|d| d.autodiff()).collect();
+        let device = devices[0].clone();
         let resumed = if resume { latest_checkpoint(output) } else { None };
         if resume && resumed.is_none() {
             return Err(Error::io(output, std::io::Error::new(std::io::ErrorKind::NotFound, "no checkpoint-N with trainer_state.json to resume from")));
@@ -351,11 +381,18 @@ impl Trainer {
         let mut from = base.to_path_buf();
         if let Some((_, dir)) = &resumed {
             let s = resume_state(output)?.ok_or_else(|| Error::format(dir, "trainer_state.json vanished"))?;
+            if s.config.devices != devices.len() {
+                return Err(Error::Input(format!(
+                    "{} was trained with {} data-parallel devices: resume with the same number (data order depends on it)",
+                    dir.display(),
+                    s.config.devices
+                )));
+            }
             config = s.config.clone();
             from = dir.clone();
             state = Some(s);
         }
-        let ad = device.autodiff();
+        let ad = device;
         let options = RerankerOptions { max_length: config.max_length, batch_size: config.batch_groups * config.group_size, ..Default::default() };
         let mut ranker = Reranker::load_on(&from, ad, device_name, options)?;
         let names = ranker.param_names().clone();
@@ -389,12 +426,12 @@ impl Trainer {
         let log_path = output.join("log.jsonl");
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).map_err(|e| Error::io(&log_path, e))?;
         let base = state.as_ref().map(|s| s.base_model.clone()).unwrap_or_else(|| base.to_path_buf());
-        Ok(Self { ranker, config, base, output: output.to_path_buf(), optim, sched, step, total, log, last_loss: state.and_then(|s| s.last_loss) })
+        Ok(Self { ranker, config, base, output: output.to_path_buf(), optim, sched, step, total, log, last_loss: state.and_then(|s| s.last_loss), devices })
     }
 
     /// The `k`-th group of the endless sequence epoch 0, epoch 1, ...
     fn groups_for_step(&self, data: &TrainData, cache: &mut Option<(usize, Vec<Group>)>) -> Vec<Group> {
-        let per_step = self.config.batch_groups * self.config.grad_accum;
+        let per_step = groups_per_step(&self.config);
         (self.step * per_step..(self.step + 1) * per_step)
             .map(|k| {
                 let (epoch, pos) = (k / data.len(), k % data.len());
@@ -408,48 +445,72 @@ impl Trainer {
 
     /// One optimizer step over `groups` (batch_groups × grad_accum of them): (loss, lr used).
     fn train_step(&mut self, groups: &[Group]) -> Result<(f64, f64)> {
-        let g = self.config.group_size;
         // dropout masks are a function of (seed, step)
         self.ranker.device().seed(self.config.seed.wrapping_mul(1_000_003).wrapping_add(self.step as u64));
+        let per_replica = self.config.batch_groups * self.config.grad_accum;
         let mut total_loss = 0.0;
+        let mut grads = Vec::with_capacity(self.devices.len());
+        for (r, shard) in groups.chunks(per_replica).enumerate() {
+            // replica 0 is the model itself; the others are forked from it every step, so they
+            // always hold the weights the optimizer just wrote
+            let forked;
+            let replica = if r == 0 {
+                &self.ranker
+            } else {
+                forked = self.ranker.forked(&self.devices[r]);
+                &forked
+            };
+            let (loss, g) = self.replica_gradients(replica, shard)?;
+            total_loss += loss;
+            grads.push((g, replica.device().clone()));
+        }
+        let lr = self.sched.step();
+        let lr_value = lr.base();
+        let mut step = Step { optim: &mut self.optim, lr, grads };
+        self.ranker.map_model(&mut step);
+        Ok((total_loss, lr_value))
+    }
+
+    /// The loss and the gradients of one replica's groups, over its micro-batches; losses are
+    /// scaled so that the sum over replicas and micro-batches is the mean over the step.
+    fn replica_gradients(&self, replica: &Reranker, shard: &[Group]) -> Result<(f64, GradientsParams)> {
+        let g = self.config.group_size;
+        let parts = (self.config.grad_accum * self.devices.len()) as f32;
+        let mut total = 0.0;
         let mut grads: Option<GradientsParams> = None;
-        for micro in groups.chunks(self.config.batch_groups) {
+        for micro in shard.chunks(self.config.batch_groups) {
             let mut seqs: Vec<Encoded> = Vec::with_capacity(micro.len() * g);
             for grp in micro {
                 if grp.docs.len() != g {
                     return Err(Error::Input(format!("a group has {} documents, expected {g}", grp.docs.len())));
                 }
                 for d in &grp.docs {
-                    seqs.push(self.ranker.encode_pair(&grp.query, d)?);
+                    seqs.push(replica.encode_pair(&grp.query, d)?);
                 }
             }
-            let scores = self.ranker.forward_scores(&seqs)?;
-            let loss = lce_loss(scores, micro.len(), g).div_scalar(self.config.grad_accum as f32);
+            let scores = replica.forward_scores(&seqs)?;
+            let loss = lce_loss(scores, micro.len(), g).div_scalar(parts);
             let value = loss.clone().into_data().try_to_vec::<f32>().map_err(|e| Error::Backend(format!("{e:?}")))?[0] as f64;
             if !value.is_finite() {
                 return Err(Error::Backend(format!("the loss became {value} at step {}", self.step + 1)));
             }
-            total_loss += value;
-            let new = self.ranker.gradients(loss.backward());
+            total += value;
+            let new = replica.gradients(loss.backward());
             grads = Some(match grads {
                 None => new,
                 Some(mut acc) => {
-                    self.ranker.visit(&mut Accumulate { acc: &mut acc, new });
+                    replica.visit(&mut Accumulate { acc: &mut acc, new });
                     acc
                 }
             });
         }
-        let lr = self.sched.step();
-        let lr_value = lr.base();
-        let mut step = Step { optim: &mut self.optim, lr, grads: grads.unwrap_or_default() };
-        self.ranker.map_model(&mut step);
-        Ok((total_loss, lr_value))
+        Ok((total, grads.unwrap_or_default()))
     }
 
     /// Train until `total` steps (or `stop_after`, as if interrupted there), checkpointing.
     pub fn run(&mut self, data: &TrainData, stop_after: Option<usize>, progress: &mut dyn FnMut(&StepLog)) -> Result<()> {
         let start = std::time::Instant::now();
-        let seqs_per_step = (self.config.batch_groups * self.config.grad_accum * self.config.group_size) as f64;
+        let seqs_per_step = (groups_per_step(&self.config) * self.config.group_size) as f64;
         let mut cache = None;
         let first = self.step;
         while self.step < self.total {
@@ -460,7 +521,7 @@ impl Trainer {
             let elapsed = start.elapsed().as_secs_f64();
             let log = StepLog {
                 step: self.step,
-                epoch: (self.step * self.config.batch_groups * self.config.grad_accum) as f64 / data.len() as f64,
+                epoch: (self.step * groups_per_step(&self.config)) as f64 / data.len() as f64,
                 loss,
                 lr,
                 sequences_per_s: (self.step - first) as f64 * seqs_per_step / elapsed.max(1e-9),
