@@ -69,6 +69,12 @@ pub fn wgpu_has_shader_f16() -> bool {
     wgpu_has(|f| f.contains(burn::tensor::wgpu::wgpu::Features::SHADER_F16))
 }
 
+/// Whether WGSL may use wgpu's experimental cooperative matrices (tensor cores), as the
+/// tensor-core matmul (`ops::matmul`) does.
+pub fn wgpu_has_cooperative_matrix() -> bool {
+    wgpu_has(|f| f.contains(burn::tensor::wgpu::wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX))
+}
+
 fn wgpu_has(check: impl Fn(burn::tensor::wgpu::wgpu::Features) -> bool) -> bool {
     #[cfg(not(target_family = "wasm"))]
     {

@@ -11,38 +11,37 @@ use burn::tensor::{DType, Device, Shape, Tensor};
 
 const MATMUL_COOP_WGSL: &str = include_str!("../../shaders/matmul_coop.wgsl");
 
-/// Rows and columns of C one workgroup computes (the shader's 4 × 2 tiles of 16 × 16).
-const BLOCK_M: usize = 64;
-const BLOCK_N: usize = 32;
-const STEP_K: usize = 16;
+/// Rows and columns of C one workgroup computes (four subgroups of 4 × 4 tiles of 16 × 16), and
+/// the K slice staged in workgroup memory per step.
+const BLOCK_M: usize = 128;
+const BLOCK_N: usize = 128;
+const STEP_K: usize = 32;
 
-/// Whether `device` runs the kernel: WGSL on wgpu with cooperative matrices and f16 storage.
+/// Whether `device` runs the kernel: WGSL on wgpu with cooperative matrices, f16 storage and
+/// subgroups.
 pub fn coop_matmul_available(device: &Device) -> bool {
-    use burn::tensor::wgpu::wgpu::Features;
-    is_wgsl_device(device)
-        && crate::device::wgpu_has_shader_f16()
-        && crate::device::wgpu_setup().map(|(_, s)| s.device.features().contains(Features::EXPERIMENTAL_COOPERATIVE_MATRIX)).unwrap_or(false)
+    is_wgsl_device(device) && crate::device::wgpu_has_shader_f16() && crate::device::wgpu_has_cooperative_matrix() && crate::device::wgpu_has_subgroups()
 }
 
 #[derive(Debug)]
 struct CoopKernel {
-    workgroup: u32,
+    subgroup: u32,
 }
 
 impl KernelSource for CoopKernel {
     fn source(&self) -> SourceTemplate {
-        SourceTemplate::new(MATMUL_COOP_WGSL).register("wg", self.workgroup.to_string())
+        SourceTemplate::new(MATMUL_COOP_WGSL).register("sg", self.subgroup.to_string())
     }
     fn id(&self) -> KernelId {
-        kernel_id::<Self>().info(self.workgroup)
+        kernel_id::<Self>().info(self.subgroup)
     }
     fn lang(&self) -> &'static str {
         "wgsl"
     }
 }
 
-/// `a · b` for `a` (m, k) and `b` (k, n), both cast to f16, accumulated in f32; m a multiple of
-/// 64, n of 32, k of 16.
+/// `a · b` for `a` (m, k) and `b` (k, n), both cast to f16, accumulated in f32; m and n
+/// multiples of 128, k of 32.
 pub fn matmul_coop(a: Tensor<2>, b: Tensor<2>) -> Result<Tensor<2>> {
     let device = a.device();
     if !coop_matmul_available(&device) {
@@ -53,13 +52,18 @@ pub fn matmul_coop(a: Tensor<2>, b: Tensor<2>) -> Result<Tensor<2>> {
         return Err(Error::Input(format!("matmul_coop: ({m}, {k}) · ({k2}, {n}) needs equal inner sizes, m % {BLOCK_M}, n % {BLOCK_N}, k % {STEP_K} = 0")));
     }
     let client = client_of(&device);
-    // one subgroup per workgroup: cooperative matrices are subgroup-scoped
-    let wg = client.properties().hardware.plane_size_max.max(1);
+    // four subgroups per workgroup; the shader needs every subgroup full, so the adapter's one
+    // subgroup size (NVIDIA: 32)
+    let props = client.properties();
+    let (sg, sg_min) = (props.hardware.plane_size_max.max(1), props.hardware.plane_size_min.max(1));
+    if sg != sg_min {
+        return Err(Error::Backend(format!("matmul_coop: subgroup size varies on this adapter ({sg_min}..{sg})")));
+    }
     let f16 = |t: Tensor<2>| if t.dtype() == DType::F16 { t } else { t.cast(DType::F16) };
     let (a, b) = (cube(f16(a)), cube(f16(b)));
     let out = CubeTensor::new_contiguous(client.clone(), a.device.clone(), Shape::new([m, n]), client.empty(m * n * 4), DType::F32);
     let args = arguments(&[&a, &b, &out], &[m as u32, n as u32, k as u32, 0]);
     let count = CubeCount::Static((n / BLOCK_N) as u32, (m / BLOCK_M) as u32, 1);
-    client.launch(Box::new(SourceKernel::new(CoopKernel { workgroup: wg }, CubeDim::new_1d(wg))), count, args);
+    client.launch(Box::new(SourceKernel::new(CoopKernel { subgroup: sg }, CubeDim::new_1d(4 * sg))), count, args);
     Ok(plain(out))
 }
