@@ -12,10 +12,10 @@ case "${1:-}" in
   prepare)
     . scripts/env.sh
     cargo build --release --locked --example bench_scan --example bench_attention
-    cargo test --release --locked --no-run --test selective_scan --test parity --test model_grad --test attention 2>&1 | tee /tmp/rankmamba-testbins.txt
+    cargo test --release --locked --no-run --test selective_scan --test parity --test model_grad --test attention --test matmul_coop 2>&1 | tee /tmp/rankmamba-testbins.txt
     rm -rf .device && mkdir -p .device
     cp "$CARGO_TARGET_DIR/release/examples/bench_scan" "$CARGO_TARGET_DIR/release/examples/bench_attention" .device/
-    for t in selective_scan parity model_grad attention; do
+    for t in selective_scan parity model_grad attention matmul_coop; do
       bin=$(grep -o "target/release/deps/${t}-[0-9a-f]*" /tmp/rankmamba-testbins.txt | tail -1)
       cp "$CARGO_TARGET_DIR/release/deps/$(basename "$bin")" ".device/test_$t"
     done
@@ -42,6 +42,7 @@ case "${1:-}" in
       [ -x /tmp/bin/test_parity ] && /tmp/bin/test_parity --test-threads 1 2>&1 | tee "$out/test_parity.txt"
       [ -x /tmp/bin/test_model_grad ] && /tmp/bin/test_model_grad 2>&1 | tee "$out/test_model_grad.txt"
       /tmp/bin/test_attention 2>&1 | tee "$out/test_attention.txt"
+      /tmp/bin/test_matmul_coop --nocapture 2>&1 | tee "$out/test_matmul_coop.txt"
     fi
     /tmp/bin/bench_scan --iters "${ITERS:-20}" --shapes "${SHAPES:-train,infer,long}" 2>&1 | tee "$out/bench_scan.txt"
     /tmp/bin/bench_attention --iters "${ITERS:-20}" 2>&1 | tee "$out/bench_attention.txt"

@@ -2,9 +2,10 @@
 // cooperative matrices (`enable wgpu_cooperative_matrix;`, SPV_KHR_cooperative_matrix on Vulkan).
 // A workgroup of four subgroups (SG lanes each, SG from Rust: the adapter's subgroup size) owns a
 // 128 × 128 block of C; each subgroup a 64 × 64 quarter as 4 × 4 accumulator tiles of 16 × 16.
-// K advances 32 at a time: the workgroup stages the (128 × 32) A and (32 × 128) B slices in
-// workgroup memory, then every subgroup multiplies its tiles from there.
-// M and N must be multiples of 128, K of 32 (checked in Rust).
+// K advances BK = 64 at a time: the workgroup copies the (128 × 64) A and (64 × 128) B slices to
+// workgroup memory as vec4<f16> (rows padded against bank conflicts), then every subgroup
+// multiplies its tiles from there (cooperative loads from vec4 arrays count strides in vec4s).
+// M and N must be multiples of 128, K of 64 (checked in Rust).
 enable f16;
 enable wgpu_cooperative_matrix;
 
@@ -12,7 +13,13 @@ const SG: u32 = {{ sg }}u;
 const WG: u32 = 4u * SG;
 const BM: u32 = 128u;
 const BN: u32 = 128u;
-const BK: u32 = 32u;
+const BK: u32 = 64u;
+// workgroup-memory row strides in vec4s, padded by two so the rows of a 16 x 16 tile fall in
+// different banks (unpadded, every row starts in bank 0)
+const SA: u32 = BK / 4u + 2u;
+const SB: u32 = BN / 4u + 2u;
+// vec4s of each slice one lane copies
+const PER: u32 = 2048u / WG;
 
 struct Params {
     m: u32,
@@ -26,8 +33,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;        // (m, n) row-major
 @group(0) @binding(3) var<uniform> p: Params;
 
-var<workgroup> sa: array<f16, 4096>;  // (BM, BK) slice of A
-var<workgroup> sb: array<f16, 4096>;  // (BK, BN) slice of B
+var<workgroup> sa: array<vec4<f16>, 2304>;  // (BM, SA): the (BM, BK / 4) slice of A, padded
+var<workgroup> sb: array<vec4<f16>, 2176>;  // (BK, SB): the (BK, BN / 4) slice of B, padded
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32, @builtin(subgroup_id) sg: u32) {
@@ -38,43 +45,91 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     let sc = (sg % 2u) * 64u;
     let k4 = p.k / 4u;
     let n4 = p.n / 4u;
-    var acc: array<coop_mat16x16<f32, C>, 16>;
+    var acc0 = coop_mat16x16<f32, C>();
+    var acc1 = coop_mat16x16<f32, C>();
+    var acc2 = coop_mat16x16<f32, C>();
+    var acc3 = coop_mat16x16<f32, C>();
+    var acc4 = coop_mat16x16<f32, C>();
+    var acc5 = coop_mat16x16<f32, C>();
+    var acc6 = coop_mat16x16<f32, C>();
+    var acc7 = coop_mat16x16<f32, C>();
+    var acc8 = coop_mat16x16<f32, C>();
+    var acc9 = coop_mat16x16<f32, C>();
+    var acc10 = coop_mat16x16<f32, C>();
+    var acc11 = coop_mat16x16<f32, C>();
+    var acc12 = coop_mat16x16<f32, C>();
+    var acc13 = coop_mat16x16<f32, C>();
+    var acc14 = coop_mat16x16<f32, C>();
+    var acc15 = coop_mat16x16<f32, C>();
+    // the next slices wait in registers while the current ones are multiplied
+    var pa: array<vec4<f16>, PER>;
+    var pb: array<vec4<f16>, PER>;
+    for (var t = 0u; t < PER; t++) {
+        let e = li + t * WG;
+        pa[t] = a[(row0 + e / (BK / 4u)) * k4 + e % (BK / 4u)];
+        pb[t] = b[(e / (BN / 4u)) * n4 + col0 / 4u + e % (BN / 4u)];
+    }
     for (var k0 = 0u; k0 < p.k; k0 += BK) {
         workgroupBarrier();
-        // stage: BM * BK / 4 = 1024 vec4 of A and as many of B, WG lanes at a time
-        for (var e = li; e < 1024u; e += WG) {
-            let ar = e / (BK / 4u);
-            let ac = e % (BK / 4u);
-            let va = a[(row0 + ar) * k4 + k0 / 4u + ac];
-            let ia = ar * BK + ac * 4u;
-            sa[ia] = va.x; sa[ia + 1u] = va.y; sa[ia + 2u] = va.z; sa[ia + 3u] = va.w;
-            let br = e / (BN / 4u);
-            let bc = e % (BN / 4u);
-            let vb = b[(k0 + br) * n4 + col0 / 4u + bc];
-            let ib = br * BN + bc * 4u;
-            sb[ib] = vb.x; sb[ib + 1u] = vb.y; sb[ib + 2u] = vb.z; sb[ib + 3u] = vb.w;
+        for (var t = 0u; t < PER; t++) {
+            let e = li + t * WG;
+            sa[(e / (BK / 4u)) * SA + e % (BK / 4u)] = pa[t];
+            sb[(e / (BN / 4u)) * SB + e % (BN / 4u)] = pb[t];
         }
         workgroupBarrier();
-        for (var kk = 0u; kk < BK; kk += 16u) {
-            let a0 = coopLoadT<coop_mat16x16<f16, A>>(&sa[(sr) * BK + kk], BK);
-            let a1 = coopLoadT<coop_mat16x16<f16, A>>(&sa[(sr + 16u) * BK + kk], BK);
-            let a2 = coopLoadT<coop_mat16x16<f16, A>>(&sa[(sr + 32u) * BK + kk], BK);
-            let a3 = coopLoadT<coop_mat16x16<f16, A>>(&sa[(sr + 48u) * BK + kk], BK);
-            for (var j = 0u; j < 4u; j++) {
-                let bj = coopLoadT<coop_mat16x16<f16, B>>(&sb[kk * BN + sc + j * 16u], BN);
-                acc[j] = coopMultiplyAdd(a0, bj, acc[j]);
-                acc[4u + j] = coopMultiplyAdd(a1, bj, acc[4u + j]);
-                acc[8u + j] = coopMultiplyAdd(a2, bj, acc[8u + j]);
-                acc[12u + j] = coopMultiplyAdd(a3, bj, acc[12u + j]);
+        let k1 = k0 + BK;
+        if (k1 < p.k) {
+            for (var t = 0u; t < PER; t++) {
+                let e = li + t * WG;
+                pa[t] = a[(row0 + e / (BK / 4u)) * k4 + k1 / 4u + e % (BK / 4u)];
+                pb[t] = b[(k1 + e / (BN / 4u)) * n4 + col0 / 4u + e % (BN / 4u)];
             }
+        }
+        for (var kk = 0u; kk < BK; kk += 16u) {
+            let a0 = coopLoadT<coop_mat16x16<f16, A>>(&sa[(sr + 0u) * SA + kk / 4u], SA);
+            let a1 = coopLoadT<coop_mat16x16<f16, A>>(&sa[(sr + 16u) * SA + kk / 4u], SA);
+            let a2 = coopLoadT<coop_mat16x16<f16, A>>(&sa[(sr + 32u) * SA + kk / 4u], SA);
+            let a3 = coopLoadT<coop_mat16x16<f16, A>>(&sa[(sr + 48u) * SA + kk / 4u], SA);
+            let b0 = coopLoadT<coop_mat16x16<f16, B>>(&sb[kk * SB + (sc + 0u) / 4u], SB);
+            let b1 = coopLoadT<coop_mat16x16<f16, B>>(&sb[kk * SB + (sc + 16u) / 4u], SB);
+            let b2 = coopLoadT<coop_mat16x16<f16, B>>(&sb[kk * SB + (sc + 32u) / 4u], SB);
+            let b3 = coopLoadT<coop_mat16x16<f16, B>>(&sb[kk * SB + (sc + 48u) / 4u], SB);
+            // sixteen named accumulators (an array of them is kept in memory, not registers)
+            acc0 = coopMultiplyAdd(a0, b0, acc0);
+            acc1 = coopMultiplyAdd(a0, b1, acc1);
+            acc2 = coopMultiplyAdd(a0, b2, acc2);
+            acc3 = coopMultiplyAdd(a0, b3, acc3);
+            acc4 = coopMultiplyAdd(a1, b0, acc4);
+            acc5 = coopMultiplyAdd(a1, b1, acc5);
+            acc6 = coopMultiplyAdd(a1, b2, acc6);
+            acc7 = coopMultiplyAdd(a1, b3, acc7);
+            acc8 = coopMultiplyAdd(a2, b0, acc8);
+            acc9 = coopMultiplyAdd(a2, b1, acc9);
+            acc10 = coopMultiplyAdd(a2, b2, acc10);
+            acc11 = coopMultiplyAdd(a2, b3, acc11);
+            acc12 = coopMultiplyAdd(a3, b0, acc12);
+            acc13 = coopMultiplyAdd(a3, b1, acc13);
+            acc14 = coopMultiplyAdd(a3, b2, acc14);
+            acc15 = coopMultiplyAdd(a3, b3, acc15);
         }
     }
     // naga 30's SPIR-V writer needs the stored matrix, the index and the stride of a
     // cooperative store as named values (it panics on inline expressions there)
     let n = p.n;
-    for (var t = 0u; t < 16u; t++) {
-        let r = acc[t];
-        let i = (row0 + sr + (t / 4u) * 16u) * n + col0 + sc + (t % 4u) * 16u;
-        coopStoreT(r, &c[i], n);
-    }
+    let r0 = acc0; let i0 = (row0 + sr + 0u) * n + col0 + sc + 0u; coopStoreT(r0, &c[i0], n);
+    let r1 = acc1; let i1 = (row0 + sr + 0u) * n + col0 + sc + 16u; coopStoreT(r1, &c[i1], n);
+    let r2 = acc2; let i2 = (row0 + sr + 0u) * n + col0 + sc + 32u; coopStoreT(r2, &c[i2], n);
+    let r3 = acc3; let i3 = (row0 + sr + 0u) * n + col0 + sc + 48u; coopStoreT(r3, &c[i3], n);
+    let r4 = acc4; let i4 = (row0 + sr + 16u) * n + col0 + sc + 0u; coopStoreT(r4, &c[i4], n);
+    let r5 = acc5; let i5 = (row0 + sr + 16u) * n + col0 + sc + 16u; coopStoreT(r5, &c[i5], n);
+    let r6 = acc6; let i6 = (row0 + sr + 16u) * n + col0 + sc + 32u; coopStoreT(r6, &c[i6], n);
+    let r7 = acc7; let i7 = (row0 + sr + 16u) * n + col0 + sc + 48u; coopStoreT(r7, &c[i7], n);
+    let r8 = acc8; let i8 = (row0 + sr + 32u) * n + col0 + sc + 0u; coopStoreT(r8, &c[i8], n);
+    let r9 = acc9; let i9 = (row0 + sr + 32u) * n + col0 + sc + 16u; coopStoreT(r9, &c[i9], n);
+    let r10 = acc10; let i10 = (row0 + sr + 32u) * n + col0 + sc + 32u; coopStoreT(r10, &c[i10], n);
+    let r11 = acc11; let i11 = (row0 + sr + 32u) * n + col0 + sc + 48u; coopStoreT(r11, &c[i11], n);
+    let r12 = acc12; let i12 = (row0 + sr + 48u) * n + col0 + sc + 0u; coopStoreT(r12, &c[i12], n);
+    let r13 = acc13; let i13 = (row0 + sr + 48u) * n + col0 + sc + 16u; coopStoreT(r13, &c[i13], n);
+    let r14 = acc14; let i14 = (row0 + sr + 48u) * n + col0 + sc + 32u; coopStoreT(r14, &c[i14], n);
+    let r15 = acc15; let i15 = (row0 + sr + 48u) * n + col0 + sc + 48u; coopStoreT(r15, &c[i15], n);
 }

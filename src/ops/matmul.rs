@@ -15,7 +15,7 @@ const MATMUL_COOP_WGSL: &str = include_str!("../../shaders/matmul_coop.wgsl");
 /// the K slice staged in workgroup memory per step.
 const BLOCK_M: usize = 128;
 const BLOCK_N: usize = 128;
-const STEP_K: usize = 32;
+const STEP_K: usize = 64;
 
 /// Whether `device` runs the kernel: WGSL on wgpu with cooperative matrices, f16 storage and
 /// subgroups.
@@ -41,7 +41,7 @@ impl KernelSource for CoopKernel {
 }
 
 /// `a · b` for `a` (m, k) and `b` (k, n), both cast to f16, accumulated in f32; m and n
-/// multiples of 128, k of 32.
+/// multiples of 128, k of 64.
 pub fn matmul_coop(a: Tensor<2>, b: Tensor<2>) -> Result<Tensor<2>> {
     let device = a.device();
     if !coop_matmul_available(&device) {
