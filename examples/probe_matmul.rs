@@ -12,6 +12,22 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let iters = args.iter().position(|a| a == "--iters").and_then(|i| args.get(i + 1)).and_then(|s| s.parse().ok()).unwrap_or(10);
     let (device, setup) = rankmamba::device::wgpu_setup().expect("a wgpu adapter");
+    // per-launch time: ten launches per sample, then wait for the device and read one value of
+    // the last product back (the work must be done); median of `iters`
+    let time = |launch: &dyn Fn() -> Tensor<2>| {
+        let _ = launch().slice([0..1, 0..1]).into_data();
+        let mut ts: Vec<f64> = (0..iters)
+            .map(|_| {
+                let t = Instant::now();
+                let outs: Vec<Tensor<2>> = (0..10).map(|_| launch()).collect();
+                device.sync().unwrap();
+                let _ = outs[9].clone().slice([0..1, 0..1]).into_data();
+                t.elapsed().as_secs_f64() / 10.0
+            })
+            .collect();
+        ts.sort_by(f64::total_cmp);
+        ts[ts.len() / 2]
+    };
     let info = setup.adapter.get_info();
     println!("adapter: {} ({:?})", info.name, info.backend);
     let coop = setup.adapter.features().contains(burn::tensor::wgpu::wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX);
@@ -32,24 +48,7 @@ fn main() {
             }
             let a = Tensor::<2>::random([m, k], Distribution::Uniform(-1.0, 1.0), &device).cast(dtype);
             let b = Tensor::<2>::random([k, n], Distribution::Uniform(-1.0, 1.0), &device).cast(dtype);
-            // the product is read back (one value) so nothing can skip the work
-            let run = || {
-                let c = a.clone().matmul(b.clone());
-                let _ = c.slice([0..1, 0..1]).into_data();
-            };
-            run();
-            device.sync().unwrap();
-            let mut ts: Vec<f64> = (0..iters)
-                .map(|_| {
-                    let t = Instant::now();
-                    let outs: Vec<Tensor<2>> = (0..10).map(|_| a.clone().matmul(b.clone())).collect();
-                    device.sync().unwrap();
-                    drop(outs);
-                    t.elapsed().as_secs_f64() / 10.0
-                })
-                .collect();
-            ts.sort_by(f64::total_cmp);
-            let t = ts[ts.len() / 2];
+            let t = time(&|| a.clone().matmul(b.clone()));
             println!("burn wgpu matmul {name} {dtype:?}: {:.3} ms, {:.1} TFLOP/s", t * 1e3, 2.0 * (m * k * n) as f64 / t / 1e12);
         }
         if rankmamba::ops::matmul::coop_matmul_available(&device) {
@@ -57,25 +56,7 @@ fn main() {
             let b = Tensor::<2>::random([k, n], Distribution::Uniform(-1.0, 1.0), &device);
             // f16 inputs up front, so the timing holds the matmul alone
             let (a16, b16) = (a.clone().cast(DType::F16), b.clone().cast(DType::F16));
-            let run = || {
-                let c = rankmamba::ops::matmul::matmul_coop(a16.clone(), b16.clone()).expect("coop matmul");
-                let _ = c.slice([0..1, 0..1]).into_data();
-            };
-            run();
-            device.sync().unwrap();
-            // ten launches per sample, then wait for the device: per-launch time
-            let mut ts: Vec<f64> = (0..iters)
-                .map(|_| {
-                    let t = Instant::now();
-                    let outs: Vec<Tensor<2>> = (0..10).map(|_| rankmamba::ops::matmul::matmul_coop(a16.clone(), b16.clone()).expect("coop matmul")).collect();
-                    device.sync().unwrap();
-                    // and read the last product's corner: the work must be done
-                    let _ = outs[9].clone().slice([0..1, 0..1]).into_data();
-                    t.elapsed().as_secs_f64() / 10.0
-                })
-                .collect();
-            ts.sort_by(f64::total_cmp);
-            let t = ts[ts.len() / 2];
+            let t = time(&|| rankmamba::ops::matmul::matmul_coop(a16.clone(), b16.clone()).expect("coop matmul"));
             // against burn's f32 matmul of the same f16-rounded inputs
             let want = a16.clone().cast(DType::F32).matmul(b16.clone().cast(DType::F32));
             let got = rankmamba::ops::matmul::matmul_coop(a, b).unwrap();

@@ -7,24 +7,21 @@
 #   # device tool: run(command="bash scripts/bench-train-gpu.sh run", carry=[".device", ".gl"])
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/device-lib.sh
 case "${1:-}" in
   prepare)
     . scripts/env.sh
     cargo build --release --locked --bin train --example probe_matmul
-    rm -rf .device && mkdir -p .device
-    cp "$CARGO_TARGET_DIR/release/train" "$CARGO_TARGET_DIR/release/examples/probe_matmul" .device/
-    xz -T2 -6 .device/train .device/probe_matmul
+    rm -rf .device
+    pack_binaries train examples/probe_matmul
     cp "$HOME/.cache/rankmamba/all-MiniLM-L6-v2/tokenizer.json" .device/bert-tokenizer.json
     ls -la .device
     ;;
   run)
-    for f in .gl/*.deb; do dpkg -x "$f" /; done
-    ldconfig
-    export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json XDG_RUNTIME_DIR=/tmp
+    device_setup
     out=${OUT:-/tmp/out}
     steps=${STEPS:-6}
-    mkdir -p "$out" /tmp/bin /tmp/m
-    for b in train probe_matmul; do xz -dc ".device/$b.xz" > "/tmp/bin/$b"; chmod +x "/tmp/bin/$b"; done
+    mkdir -p "$out" /tmp/m
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/gpu.txt"
     # what the matmuls can reach: burn's WGSL matmul and the adapter's cooperative-matrix offer,
     # beside torch's matmul (fp32, tf32, bf16) at the same shapes

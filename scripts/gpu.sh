@@ -8,6 +8,7 @@
 # runs the kernel and parity tests on the GPU, then the scan benchmark; logs go to $OUT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/device-lib.sh
 case "${1:-}" in
   prepare)
     . scripts/env.sh
@@ -28,13 +29,10 @@ case "${1:-}" in
     ls -la .device
     ;;
   run)
-    for f in .gl/*.deb; do dpkg -x "$f" /; done
-    ldconfig
-    export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-    export RANKMAMBA_FIXTURES="$PWD/tests/fixtures" XDG_RUNTIME_DIR=/tmp
+    device_setup
+    export RANKMAMBA_FIXTURES="$PWD/tests/fixtures"
     out=${OUT:-/tmp/out}
-    mkdir -p "$out" /tmp/bin
-    for f in .device/*.xz; do xz -dc "$f" > "/tmp/bin/$(basename "$f" .xz)"; chmod +x "/tmp/bin/$(basename "$f" .xz)"; done
+    mkdir -p "$out"
     nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv | tee "$out/gpu.txt"
     # correctness on this GPU first (CPU parts too); then timings
     if [ "${TESTS:-1}" = 1 ]; then

@@ -9,6 +9,7 @@
 #   # then copy $OUT/mamba and $OUT/bert to models/ (scripts/train-default-gpu.sh install DIR)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/device-lib.sh
 case "${1:-}" in
   prepare)
     . scripts/env.sh
@@ -16,18 +17,14 @@ case "${1:-}" in
     rm -rf .device && mkdir -p .device
     python3 scripts/boolq_data.py /tmp/boolq-data
     tar -C /tmp -cJf .device/boolq.tar.xz boolq-data
-    cp "$CARGO_TARGET_DIR/release/train" "$CARGO_TARGET_DIR/release/rankmamba" .device/
-    xz -T2 -6 .device/train .device/rankmamba
+    pack_binaries train rankmamba
     cp "$HOME/.cache/rankmamba/all-MiniLM-L6-v2/tokenizer.json" .device/bert-tokenizer.json
     ls -la .device
     ;;
   run)
-    for f in .gl/*.deb; do dpkg -x "$f" /; done
-    ldconfig
-    export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json XDG_RUNTIME_DIR=/tmp
+    device_setup
     out=${OUT:-/tmp/out}
-    mkdir -p "$out" /tmp/bin /tmp/init
-    for b in train rankmamba; do xz -dc ".device/$b.xz" > "/tmp/bin/$b"; chmod +x "/tmp/bin/$b"; done
+    mkdir -p "$out" /tmp/init
     tar -C /tmp -xJf .device/boolq.tar.xz
     D=/tmp/boolq-data
     python3 - <<'PY'
