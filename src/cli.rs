@@ -418,7 +418,7 @@ fn rerank_run(ranker: &Reranker, run: &crate::eval::Run, queries: &Path, collect
     let mut cands: Vec<(&String, Vec<&String>)> = Vec::new();
     for (qid, docs) in run {
         let mut d: Vec<&(String, f64)> = docs.iter().collect();
-        d.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
+        d.sort_by(|a, b| crate::eval::trec_cmp(a, b));
         cands.push((qid, d.into_iter().take(top_k).map(|(id, _)| id).collect()));
     }
     let wanted: std::collections::HashSet<String> = cands.iter().flat_map(|(_, d)| d.iter().map(|s| s.to_string())).collect();

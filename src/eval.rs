@@ -73,6 +73,12 @@ pub fn read_id_texts(path: &Path, keep: Option<&HashSet<String>>) -> Result<Hash
     Ok(out)
 }
 
+/// trec_eval's ranking order: score descending, ties by docid descending. `-0.0` and `0.0` are
+/// one score there (adding 0.0 turns `-0.0` into `0.0` before the total order).
+pub fn trec_cmp(a: &(String, f64), b: &(String, f64)) -> std::cmp::Ordering {
+    (b.1 + 0.0).total_cmp(&(a.1 + 0.0)).then_with(|| b.0.cmp(&a.0))
+}
+
 /// Averages of the measures the RankMamba paper reports.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Metrics {
@@ -100,7 +106,7 @@ pub fn evaluate(qrels: &Qrels, run: &Run, complete: bool, judged_only: bool) -> 
         if judged_only {
             docs.retain(|(d, _)| judged.contains_key(d));
         }
-        docs.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
+        docs.sort_by(|a, b| trec_cmp(a, b));
         let label = |d: &str| judged.get(d).copied().unwrap_or(0);
         let num_rel = judged.values().filter(|&&l| l >= 1).count();
         let rr = |k: usize| docs.iter().take(k).position(|(d, _)| label(d) >= 1).map_or(0.0, |p| 1.0 / (p + 1) as f64);
@@ -131,6 +137,14 @@ pub fn evaluate(qrels: &Qrels, run: &Run, complete: bool, judged_only: bool) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn minus_zero_ties_with_zero_as_in_trec_eval() {
+        let qrels = parse_qrels(Path::new("q"), "1 0 a 1\n").unwrap();
+        // "-0.0" and "0.0" are one score: the larger docid (b) ranks first, a second
+        let run = parse_run(Path::new("r"), "1 Q0 a 1 -0.0 t\n1 Q0 b 2 0.0 t\n").unwrap();
+        assert_eq!(evaluate(&qrels, &run, false, false).mrr_10, 0.5);
+    }
 
     #[test]
     fn ties_break_by_docid_descending_and_cutoffs_apply() {

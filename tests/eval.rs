@@ -80,3 +80,23 @@ fn eval_with_a_model_reranks_writes_and_scores_a_run() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("collection.tsv") && err.contains("D7"), "{err}");
 }
+
+/// More pairs (graded relevance, unjudged documents, score ties, runs deeper than 100, queries
+/// in only one of the files) against pytrec_eval (tests/fixtures/pytrec_eval, from
+/// scripts/gen_pytrec_fixtures.py); MRR@k against recip_rank of the run cut to its top k.
+#[test]
+fn metrics_equal_pytrec_eval() {
+    let dir = fixtures().join("pytrec_eval");
+    let expected: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    for (name, want) in expected["pairs"].as_object().unwrap() {
+        let read = |f: String| std::fs::read_to_string(dir.join(&f)).unwrap();
+        let q = parse_qrels(&dir.join(format!("{name}.qrels")), &read(format!("{name}.qrels"))).unwrap();
+        let r = parse_run(&dir.join(format!("{name}.run")), &read(format!("{name}.run"))).unwrap();
+        let m = evaluate(&q, &r, false, false);
+        let w = |k: &str| want[k].as_f64().unwrap();
+        for (metric, got, key) in [("MAP", m.map, "map"), ("NDCG@10", m.ndcg_10, "ndcg_cut_10"), ("Recall@100", m.recall_100, "recall_100"), ("MRR@10", m.mrr_10, "recip_rank@10"), ("MRR@100", m.mrr_100, "recip_rank@100")] {
+            assert!((got - w(key)).abs() <= 1e-9, "{name}: {metric} {got} vs pytrec_eval {key} {}", w(key));
+        }
+        assert_eq!(m.queries, w("num_q") as usize, "{name}: query count");
+    }
+}

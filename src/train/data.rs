@@ -138,7 +138,7 @@ impl TrainData {
         let mut plan: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
         for (qid, entries) in &mut run_map {
             // trec_eval's order: score descending, ties by docid descending
-            entries.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
+            entries.sort_by(crate::eval::trec_cmp);
             let ranked: Vec<&String> = entries.iter().map(|(d, _)| d).collect();
             let Some(judged) = qrels_map.get(qid) else { continue };
             let pos: Vec<String> = judged.iter().filter(|(_, r)| **r > 0).map(|(d, _)| d.clone()).collect();
