@@ -14,6 +14,9 @@ case "${1:-}" in
     cargo build --release --locked --bin train --example probe_matmul
     rm -rf .device
     pack_binaries train examples/probe_matmul
+    # the tensor-core tests, run before the timings
+    bin=$(cargo test --release --locked --no-run --test matmul_coop 2>&1 | grep -o "target/release/deps/matmul_coop-[0-9a-f]*" | tail -1)
+    cp "$CARGO_TARGET_DIR/release/deps/$(basename "$bin")" .device/test_matmul_coop && xz -T2 -6 -f .device/test_matmul_coop
     cp "$HOME/.cache/rankmamba/all-MiniLM-L6-v2/tokenizer.json" .device/bert-tokenizer.json
     ls -la .device
     ;;
@@ -41,6 +44,7 @@ for (name, m, k, n) in (("in_proj / FFN of a 64 x 512 step: 32768x768 @ 768x3072
         print(f"torch matmul {name} {label}: {t * 1e3:.3f} ms, {2 * m * k * n / t / 1e12:.1f} TFLOP/s")
 PY
     [ "${PROBE_ONLY:-0}" = 1 ] && exit 0
+    [ -x /tmp/bin/test_matmul_coop ] && { /tmp/bin/test_matmul_coop --nocapture 2>&1 | tail -4 | tee "$out/test_matmul_coop.txt" || true; }
     # random-init checkpoints in the Hugging Face layout, and long synthetic training groups
     python3 - <<'PY' 2>&1 | tee "$out/setup.txt"
 import json, os, random, shutil, torch
@@ -66,21 +70,24 @@ PY
       "$@"; local rc=$?
       kill $p; sort -n /tmp/mem.txt | tail -1 > /tmp/peak.txt; return $rc
     }
-    for model in mamba-130m bert-base; do
-      rm -rf "/tmp/run-$model"
-      peak timeout 240 /tmp/bin/train --model "/tmp/m/$model" --output "/tmp/run-$model" --device wgpu \
+    # RUNS: model:precision pairs (mixed precision covers the Mamba projections)
+    for spec in ${RUNS:-mamba-130m:f32 mamba-130m:mixed bert-base:f32}; do
+      model=${spec%%:*}; prec=${spec##*:}; tag="$model-$prec"
+      rm -rf "/tmp/run-$tag"
+      peak timeout 240 /tmp/bin/train --model "/tmp/m/$model" --output "/tmp/run-$tag" --device wgpu --precision "$prec" \
         --groups /tmp/data/groups.tsv --queries /tmp/data/queries.tsv --collection /tmp/data/collection.tsv \
-        --max-steps 1000 --warmup-steps 1 --save-every 1000000 --stop-after "$steps" 2>&1 | tail -3 | tee "$out/train-$model.txt" || true
-      cp "/tmp/run-$model/log.jsonl" "$out/log-$model.jsonl" 2>/dev/null || true
-      echo "peak GPU memory MiB: $(cat /tmp/peak.txt)" | tee -a "$out/train-$model.txt"
+        --max-steps 1000 --warmup-steps 1 --save-every 1000000 --stop-after "$steps" 2>&1 | tail -3 | tee "$out/train-$tag.txt" || true
+      cp "/tmp/run-$tag/log.jsonl" "$out/log-$tag.jsonl" 2>/dev/null || true
+      echo "peak GPU memory MiB: $(cat /tmp/peak.txt)" | tee -a "$out/train-$tag.txt"
       python3 -c "
 import json,sys
-l=[json.loads(x) for x in open('/tmp/run-$model/log.jsonl')]
+l=[json.loads(x) for x in open('/tmp/run-$tag/log.jsonl')]
 if len(l)>2:
     t=l[-1]['elapsed_s']-l[1]['elapsed_s']; n=(len(l)-2)*64
-    print(f'rankmamba train wgpu f32 $model: {n/t:.1f} sequences/s over steps 3..{len(l)} ({t/(len(l)-2):.3f} s/step)')
-" | tee -a "$out/train-$model.txt" || true
+    print(f'rankmamba train wgpu $prec $model: {n/t:.1f} sequences/s over steps 3..{len(l)} ({t/(len(l)-2):.3f} s/step), losses', [round(x['loss'],4) for x in l])
+" | tee -a "$out/train-$tag.txt" || true
     done
+    [ "${TORCH:-1}" = 1 ] || exit 0
     # PyTorch + transformers on the same GPU, same run: the same step (LCE over 8 groups of 8,
     # AdamW), 64 x 512 random token ids
     timeout 300 python3 - <<'PY' 2>&1 | tee "$out/torch.txt" || true

@@ -286,6 +286,11 @@ pub struct TrainArgs {
     /// supported yet.
     #[arg(long, default_value_t = 1)]
     devices: usize,
+    /// f32, or mixed: f16 inputs with f32 accumulation on tensor cores for the Mamba projections
+    /// (where wgpu offers cooperative matrices, e.g. NVIDIA on Vulkan; weights, gradients and
+    /// optimizer state stay f32). Elsewhere mixed runs f32 and says so.
+    #[arg(long, default_value = "f32", value_parser = ["f32", "mixed"])]
+    precision: String,
     #[arg(long, default_value_t = 2e-5)]
     lr: f64,
     #[arg(long, default_value_t = 0.01)]
@@ -371,6 +376,7 @@ fn train(a: TrainArgs) -> Result<()> {
         save_every: a.save_every,
         keep: a.keep,
         devices: a.devices,
+        precision: a.precision.clone(),
         ..TrainConfig::default()
     };
     // a resumed run keeps the settings it was started with

@@ -522,6 +522,19 @@ impl Reranker {
         }
     }
 
+    /// Run the Mamba projections in mixed precision (f16 inputs, f32 accumulation on tensor
+    /// cores; see `ops::matmul::linear_mixed`). Other architectures: an input error.
+    pub fn set_mixed_precision(&mut self, on: bool) -> Result<()> {
+        match &mut self.model {
+            Model::Mamba(m) => {
+                m.config.mixed_precision = on;
+                Ok(())
+            }
+            _ if !on => Ok(()),
+            _ => Err(Error::Input(format!("mixed precision covers Mamba models only so far (this is {})", self.info.architecture))),
+        }
+    }
+
     /// Dropout probability before the head (active only on an autodiff device).
     pub fn set_head_dropout(&mut self, p: f64) {
         let d = burn::nn::DropoutConfig::new(p).init();

@@ -36,3 +36,34 @@ fn coop_matmul_matches_f64_or_says_why_not() {
     // f32 accumulation of k = 192 products of magnitude <= 1
     assert!(worst <= 1e-3, "max abs error {worst:e}");
 }
+
+/// `linear_mixed` under autodiff: output and both gradients against the f32 product. On the
+/// tensor-core path the inputs are rounded to f16 (hence the 1e-2 bound); elsewhere it is the
+/// f32 matmul, bit for bit.
+#[test]
+fn linear_mixed_and_its_gradients_match_f32() {
+    if std::env::var("RANKMAMBA_SKIP_WGPU").as_deref() == Ok("1") {
+        return;
+    }
+    let dev = rankmamba::DeviceChoice::Wgpu.device().unwrap().autodiff();
+    let coop = coop_matmul_available(&dev);
+    let r = |s: [usize; 2]| Tensor::<2>::random(s, Distribution::Uniform(-1.0, 1.0), &dev);
+    let (x0, w0, g) = (r([256, 384]), r([512, 384]), r([256, 512]));
+    let run = |mixed: bool| {
+        let (x, w) = (x0.clone().detach().require_grad(), w0.clone().detach().require_grad());
+        let y = if mixed { rankmamba::ops::matmul::linear_mixed(x.clone(), w.clone()) } else { x.clone().matmul(w.clone().transpose()) };
+        let grads = (y.clone() * g.clone()).sum().backward();
+        let v = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().unwrap();
+        (v(y.detach()), v(x.grad(&grads).unwrap()), v(w.grad(&grads).unwrap()))
+    };
+    let (want, got) = (run(false), run(true));
+    let rel = |a: &[f32], b: &[f32]| {
+        let num: f64 = a.iter().zip(b).map(|(x, y)| ((x - y) as f64).powi(2)).sum::<f64>().sqrt();
+        num / b.iter().map(|y| (*y as f64).powi(2)).sum::<f64>().sqrt()
+    };
+    let bound = if coop { 1e-2 } else { 0.0 };
+    for (name, a, b) in [("output", &got.0, &want.0), ("dx", &got.1, &want.1), ("dw", &got.2, &want.2)] {
+        let e = rel(a, b);
+        assert!(e <= bound, "{name}: relative error {e:e} (tensor cores: {coop})");
+    }
+}

@@ -12,7 +12,7 @@ use super::{expect_shape, fresh_head, param, Fields};
 use crate::error::{Error, Result};
 use crate::loader::{HostTensor, TensorSet};
 use crate::ops::selective_scan::{selective_scan, ScanInputs};
-use crate::ops::{linear3, rms_norm};
+use crate::ops::{linear3, linear3_with, rms_norm};
 use burn::nn::{Dropout, DropoutConfig};
 use burn::module::{Module, Param};
 use burn::tensor::activation::silu;
@@ -57,6 +57,9 @@ pub struct MambaConfig {
     /// Biases on in_proj / out_proj.
     pub use_bias: bool,
     pub use_conv_bias: bool,
+    /// Not from the checkpoint: run the projections in mixed precision (f16 inputs on tensor
+    /// cores, `ops::matmul::linear_mixed`); set for training with `--precision mixed`.
+    pub mixed_precision: bool,
 }
 
 impl MambaConfig {
@@ -95,6 +98,7 @@ impl MambaConfig {
                 norm_eps: f.f64_or("layer_norm_epsilon", 1e-5)?,
                 use_bias: f.bool_or("use_bias", false)?,
                 use_conv_bias: f.bool_or("use_conv_bias", true)?,
+                mixed_precision: false,
             })
         } else if obj.contains_key("d_model") {
             let hidden = f.usize("d_model")?;
@@ -133,6 +137,7 @@ impl MambaConfig {
                 norm_eps: f.f64_or("norm_epsilon", 1e-5)?,
                 use_bias: s.bool_or("bias", false)?,
                 use_conv_bias: s.bool_or("conv_bias", true)?,
+                mixed_precision: false,
             })
         } else {
             Err(Error::config(path, "hidden_size", "missing (neither a transformers MambaConfig nor a mamba-ssm config with `d_model`)"))
@@ -447,7 +452,7 @@ impl MambaMixer {
     pub fn forward(&self, x: Tensor<3>, cfg: &MambaConfig) -> Tensor<3> {
         let [_, l, _] = x.dims();
         let (e, n, r, k) = (cfg.intermediate_size, cfg.state_size, cfg.dt_rank, cfg.conv_kernel);
-        let xz = linear3(x, &self.in_proj.val(), self.in_proj_bias.as_ref().map(|p| p.val()).as_ref());
+        let xz = linear3_with(x, &self.in_proj.val(), self.in_proj_bias.as_ref().map(|p| p.val()).as_ref(), cfg.mixed_precision);
         let xs = xz.clone().narrow(2, 0, e);
         let z = xz.narrow(2, e, e);
 
@@ -477,7 +482,7 @@ impl MambaMixer {
             d: self.d.val(),
             z: Some(z),
         });
-        linear3(gated, &self.out_proj.val(), self.out_proj_bias.as_ref().map(|p| p.val()).as_ref())
+        linear3_with(gated, &self.out_proj.val(), self.out_proj_bias.as_ref().map(|p| p.val()).as_ref(), cfg.mixed_precision)
     }
 }
 

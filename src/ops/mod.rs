@@ -11,9 +11,15 @@ use burn::tensor::Tensor;
 
 /// `x · wᵀ (+ b)` for `x` of shape (batch, len, in) and a PyTorch-layout weight (out, in).
 pub fn linear3(x: Tensor<3>, weight: &Tensor<2>, bias: Option<&Tensor<1>>) -> Tensor<3> {
+    linear3_with(x, weight, bias, false)
+}
+
+/// [`linear3`], in mixed precision when `mixed` (see [`matmul::linear_mixed`]).
+pub fn linear3_with(x: Tensor<3>, weight: &Tensor<2>, bias: Option<&Tensor<1>>, mixed: bool) -> Tensor<3> {
     let [b, l, i] = x.dims();
     let out = weight.dims()[0];
-    let y = x.reshape([b * l, i]).matmul(weight.clone().transpose());
+    let x = x.reshape([b * l, i]);
+    let y = if mixed { matmul::linear_mixed(x, weight.clone()) } else { x.matmul(weight.clone().transpose()) };
     let y = match bias {
         Some(bias) => y + bias.clone().unsqueeze_dim(0),
         None => y,

@@ -66,6 +66,15 @@ pub struct TrainConfig {
     /// their gradients are summed across devices by burn's `MultiGradientsParams`.
     #[serde(default = "one")]
     pub devices: usize,
+    /// `f32`, or `mixed`: f16 inputs with f32 accumulation on tensor cores for the Mamba
+    /// projections where the device has cooperative matrices (weights, gradients and optimizer
+    /// state stay f32).
+    #[serde(default = "f32_name")]
+    pub precision: String,
+}
+
+fn f32_name() -> String {
+    "f32".into()
 }
 
 fn one() -> usize {
@@ -93,6 +102,7 @@ impl Default for TrainConfig {
             save_every: 1000,
             keep: 3,
             devices: 1,
+            precision: f32_name(),
         }
     }
 }
@@ -403,6 +413,16 @@ impl Trainer {
         }
         ranker.set_param_names(ids.renamed);
         ranker.set_head_dropout(config.dropout);
+        match config.precision.as_str() {
+            "f32" => {}
+            "mixed" => {
+                ranker.set_mixed_precision(true)?;
+                if !crate::ops::matmul::coop_matmul_available(ranker.device()) {
+                    ranker.prepend_warnings(vec!["--precision mixed: this device has no cooperative matrices (tensor cores through wgpu); the projections stay f32".into()]);
+                }
+            }
+            other => return Err(Error::Input(format!("precision `{other}` is not one of f32, mixed"))),
+        }
 
         let mut adamw = AdamWConfig::new()
             .with_beta_1(config.beta_1)
