@@ -1,7 +1,7 @@
 //! A tensor-core matmul in hand-written WGSL (`shaders/matmul_coop.wgsl`): f16 inputs, f32
 //! accumulation, on wgpu's experimental cooperative matrices. burn's own WGSL matmul cannot reach
 //! the tensor cores; this kernel runs on the same wgpu device as the scan and attention kernels.
-//! An experiment toward faster training (BENCHMARKS.md §5): not used by the models yet.
+//! `train --precision mixed` runs the Mamba projections through [`linear_mixed`] (BENCHMARKS.md §5).
 
 use crate::error::{Error, Result};
 use crate::ops::kernel::{arguments, client_of, cube, is_wgsl_device, kernel_id, plain};
