@@ -291,13 +291,16 @@ pub struct TrainArgs {
     /// optimizer state stay f32). Elsewhere mixed runs f32 and says so.
     #[arg(long, default_value = "f32", value_parser = ["f32", "mixed"])]
     precision: String,
+    /// Peak learning rate (AdamW, betas 0.9/0.999, eps 1e-8).
     #[arg(long, default_value_t = 2e-5)]
     lr: f64,
+    /// AdamW's decoupled weight decay.
     #[arg(long, default_value_t = 0.01)]
     weight_decay: f32,
     /// Linear warmup steps, then linear decay to 0.
     #[arg(long, default_value_t = 1000)]
     warmup_steps: usize,
+    /// Passes over the training groups (when --max-steps is not given).
     #[arg(long, default_value_t = 1)]
     epochs: usize,
     /// Optimizer steps (overrides --epochs).
@@ -309,8 +312,10 @@ pub struct TrainArgs {
     /// Clip the gradients' global norm to this.
     #[arg(long)]
     clip_norm: Option<f32>,
+    /// Seed of the data order, negative sampling and dropout (a resumed run repeats them).
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Maximum tokens per (query, document) sequence, as for scoring.
     #[arg(long, default_value_t = 512)]
     max_length: usize,
     /// Checkpoint every N steps (and at the end).
