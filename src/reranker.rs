@@ -522,16 +522,13 @@ impl Reranker {
         }
     }
 
-    /// Run the Mamba projections in mixed precision (f16 inputs, f32 accumulation on tensor
-    /// cores; see `ops::matmul::linear_mixed`). Other architectures: an input error.
-    pub fn set_mixed_precision(&mut self, on: bool) -> Result<()> {
+    /// Run the linear layers (Mamba: the projections) in mixed precision: f16 inputs, f32
+    /// accumulation on tensor cores where the shapes fit (`ops::matmul::linear_mixed`).
+    pub fn set_mixed_precision(&mut self, on: bool) {
         match &mut self.model {
-            Model::Mamba(m) => {
-                m.config.mixed_precision = on;
-                Ok(())
-            }
-            _ if !on => Ok(()),
-            _ => Err(Error::Input(format!("mixed precision covers Mamba models only so far (this is {})", self.info.architecture))),
+            Model::Mamba(m) => m.config.mixed_precision = on,
+            Model::Bert(m) => m.config.mixed_precision = on,
+            Model::GptNeox(m) => m.config.mixed_precision = on,
         }
     }
 

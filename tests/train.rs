@@ -156,10 +156,12 @@ fn a_trained_bert_saves_and_reloads_to_the_same_scores() {
     let _turn = one_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
     let spec = write_groups(tmp.path(), 16, 4, 3);
-    let config = TrainConfig { dropout: 0.0, max_length: 64, ..small_config(4) };
+    // mixed precision on a device without tensor cores: the same f32 training, and a warning
+    let config = TrainConfig { dropout: 0.0, max_length: 64, precision: "mixed".into(), ..small_config(4) };
     let data = TrainData::load(&spec, 4).unwrap();
     let out = tmp.path().join("run");
     let mut t = Trainer::new(&fixtures().join("tiny-bert"), &out, cpu(), "cpu", config, data.len(), false).unwrap();
+    assert!(t.ranker.warnings().iter().any(|w| w.contains("--precision mixed: this device has no cooperative matrices")), "{:?}", t.ranker.warnings());
     let before = t.ranker.score("what is a comet?", &["A comet is here.", "A tiger is there."]).unwrap();
     t.run(&data, None, &mut |_| {}).unwrap();
     let trained = t.ranker.score("what is a comet?", &["A comet is here.", "A tiger is there."]).unwrap();

@@ -26,6 +26,8 @@ use std::path::Path;
 
 #[derive(Debug, Clone)]
 pub struct BertConfig {
+    /// Not from the checkpoint: the linear layers in mixed precision (`ops::matmul::linear_mixed`).
+    pub mixed_precision: bool,
     pub hidden_size: usize,
     /// Width of the embeddings (ELECTRA's `embedding_size`; = hidden_size for BERT).
     pub embedding_size: usize,
@@ -55,6 +57,7 @@ impl BertConfig {
             }
         }
         let cfg = BertConfig {
+            mixed_precision: false,
             hidden_size: get("hidden_size")?,
             embedding_size: if obj.contains_key("embedding_size") { get("embedding_size")? } else { get("hidden_size")? },
             num_layers: get("num_hidden_layers")?,
@@ -272,6 +275,7 @@ impl BertReranker {
     pub fn forward(&self, ids: Tensor<2, Int>, type_ids: Tensor<2, Int>, lens: &[usize]) -> Tensor<1> {
         let [b, l] = ids.dims();
         let cfg = &self.config;
+        let mixed = cfg.mixed_precision;
         let (d, h, dh) = (cfg.hidden_size, cfg.num_heads, cfg.head_dim());
         let e = cfg.embedding_size;
         let words = self.word_embeddings.val().select(0, ids.reshape([b * l])).reshape([b, l, e]);
@@ -279,16 +283,16 @@ impl BertReranker {
         let pos: Tensor<3> = self.position_embeddings.val().narrow(0, 0, l).unsqueeze();
         let mut x = layer_norm(words + types + pos, &self.embed_norm, cfg.layer_norm_eps);
         if let Some(p) = &self.embeddings_project {
-            x = lin_apply(x, p);
+            x = lin_apply(x, p, mixed);
         }
         let mask = AttentionMask { key_lens: Some(lens.to_vec()), causal: false };
         for layer in &self.layers {
-            let heads = |lin: &Linear| lin_apply(x.clone(), lin).reshape([b, l, h, dh]).swap_dims(1, 2); // (b, h, l, dh)
+            let heads = |lin: &Linear| lin_apply(x.clone(), lin, mixed).reshape([b, l, h, dh]).swap_dims(1, 2); // (b, h, l, dh)
             let (q, k, v) = (heads(&layer.query), heads(&layer.key), heads(&layer.value));
             let ctx = attention(q, k, v, &mask, (dh as f64).sqrt().recip());
             let ctx = ctx.swap_dims(1, 2).reshape([b, l, d]);
-            let a = layer_norm(lin_apply(ctx, &layer.attn_out) + x, &layer.attn_norm, cfg.layer_norm_eps);
-            let f = lin_apply(gelu(lin_apply(a.clone(), &layer.intermediate)), &layer.output);
+            let a = layer_norm(lin_apply(ctx, &layer.attn_out, mixed) + x, &layer.attn_norm, cfg.layer_norm_eps);
+            let f = lin_apply(gelu(lin_apply(a.clone(), &layer.intermediate, mixed)), &layer.output, mixed);
             x = layer_norm(f + a, &layer.out_norm, cfg.layer_norm_eps);
         }
         let cls = x.narrow(1, 0, 1).reshape([b, d]);

@@ -20,6 +20,8 @@ use std::path::Path;
 
 #[derive(Debug, Clone)]
 pub struct GptNeoxConfig {
+    /// Not from the checkpoint: the linear layers in mixed precision (`ops::matmul::linear_mixed`).
+    pub mixed_precision: bool,
     pub hidden_size: usize,
     /// As declared; the loaded model counts its layers from the weight keys.
     pub num_layers: usize,
@@ -71,6 +73,7 @@ impl GptNeoxConfig {
             return Err(Error::config(path, "rotary_pct", format!("gives an odd number of rotary dimensions ({rotary_ndims})")));
         }
         Ok(GptNeoxConfig {
+            mixed_precision: false,
             hidden_size: hidden,
             num_layers: get("num_hidden_layers")?,
             num_heads: heads,
@@ -204,6 +207,7 @@ impl GptNeoxReranker {
     pub fn forward(&self, ids: Tensor<2, Int>, last: &[usize]) -> Tensor<1> {
         let [b, l] = ids.dims();
         let cfg = &self.config;
+        let mixed = cfg.mixed_precision;
         let (d, h) = (cfg.hidden_size, cfg.num_heads);
         let dh = d / h;
         let device = ids.device();
@@ -213,15 +217,15 @@ impl GptNeoxReranker {
         let mut x = self.embed_in.val().select(0, ids.reshape([b * l])).reshape([b, l, d]);
         for layer in &self.layers {
             let a_in = layer_norm(x.clone(), &layer.input_norm, cfg.layer_norm_eps);
-            let qkv = lin_apply(a_in, &layer.qkv).reshape([b, l, h, 3 * dh]).swap_dims(1, 2); // (b, h, l, 3·dh)
+            let qkv = lin_apply(a_in, &layer.qkv, mixed).reshape([b, l, h, 3 * dh]).swap_dims(1, 2); // (b, h, l, 3·dh)
             let q = rotate(qkv.clone().narrow(3, 0, dh), &cos, &sin, cfg.rotary_ndims);
             let k = rotate(qkv.clone().narrow(3, dh, dh), &cos, &sin, cfg.rotary_ndims);
             let v = qkv.narrow(3, 2 * dh, dh);
             let ctx = attention(q, k, v, &mask, (dh as f64).sqrt().recip());
-            let attn = lin_apply(ctx.swap_dims(1, 2).reshape([b, l, d]), &layer.dense);
+            let attn = lin_apply(ctx.swap_dims(1, 2).reshape([b, l, d]), &layer.dense, mixed);
             let mlp = |y: Tensor<3>| {
                 let y = layer_norm(y, &layer.post_attention_norm, cfg.layer_norm_eps);
-                lin_apply(gelu(lin_apply(y, &layer.h_to_4h)), &layer.four_h_to_h)
+                lin_apply(gelu(lin_apply(y, &layer.h_to_4h, mixed)), &layer.four_h_to_h, mixed)
             };
             x = if cfg.use_parallel_residual {
                 let m = mlp(x.clone());

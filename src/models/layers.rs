@@ -4,7 +4,7 @@
 use super::{expect_shape, param};
 use crate::error::{Error, Result};
 use crate::loader::HostTensor;
-use crate::ops::linear3;
+use crate::ops::linear3_with;
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor};
 use std::collections::BTreeMap;
@@ -26,8 +26,9 @@ pub struct Linear {
     pub bias: Param<Tensor<1>>,
 }
 
-pub fn lin_apply(x: Tensor<3>, lin: &Linear) -> Tensor<3> {
-    linear3(x, &lin.weight.val(), Some(&lin.bias.val()))
+/// `x · Wᵀ + b`; in mixed precision (tensor cores, f16 inputs) when `mixed`.
+pub fn lin_apply(x: Tensor<3>, lin: &Linear, mixed: bool) -> Tensor<3> {
+    linear3_with(x, &lin.weight.val(), Some(&lin.bias.val()), mixed)
 }
 
 pub fn layer_norm(x: Tensor<3>, n: &LayerNorm, eps: f64) -> Tensor<3> {

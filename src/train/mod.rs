@@ -66,9 +66,9 @@ pub struct TrainConfig {
     /// their gradients are summed across devices by burn's `MultiGradientsParams`.
     #[serde(default = "one")]
     pub devices: usize,
-    /// `f32`, or `mixed`: f16 inputs with f32 accumulation on tensor cores for the Mamba
-    /// projections where the device has cooperative matrices (weights, gradients and optimizer
-    /// state stay f32).
+    /// `f32`, or `mixed`: f16 inputs with f32 accumulation on tensor cores for the linear layers
+    /// (Mamba: the projections) where the device has cooperative matrices and the shapes fit
+    /// (weights, gradients and optimizer state stay f32).
     #[serde(default = "f32_name")]
     pub precision: String,
 }
@@ -416,9 +416,9 @@ impl Trainer {
         match config.precision.as_str() {
             "f32" => {}
             "mixed" => {
-                ranker.set_mixed_precision(true)?;
+                ranker.set_mixed_precision(true);
                 if !crate::ops::matmul::coop_matmul_available(ranker.device()) {
-                    ranker.prepend_warnings(vec!["--precision mixed: this device has no cooperative matrices (tensor cores through wgpu); the projections stay f32".into()]);
+                    ranker.prepend_warnings(vec!["--precision mixed: this device has no cooperative matrices (tensor cores through wgpu); the linear layers stay f32".into()]);
                 }
             }
             other => return Err(Error::Input(format!("precision `{other}` is not one of f32, mixed"))),
