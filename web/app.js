@@ -195,6 +195,7 @@ async function run() {
   }
   running = new AbortController();
   const { signal } = running;
+  ui.empty.hidden = true;
   const runs = [];
   try {
     for (const model of models) {
