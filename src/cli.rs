@@ -387,7 +387,7 @@ fn train(a: TrainArgs) -> Result<()> {
     };
     // a resumed run keeps the settings it was started with
     let config = match a.resume.then(|| crate::train::resume_state(&a.output)).transpose()?.flatten() {
-        Some(state) => state.config,
+        Some((_, state)) => state.config,
         None => config,
     };
     let device: DeviceChoice = a.device.parse()?;
@@ -426,7 +426,6 @@ fn train(a: TrainArgs) -> Result<()> {
 /// Rerank the top `top_k` (by the run's score) of every query, write the new run to `output`
 /// (`qid Q0 docid rank score rankmamba`), and return it.
 fn rerank_run(ranker: &Reranker, run: &crate::eval::Run, queries: &Path, collection: &Path, output: &Path, top_k: usize) -> Result<crate::eval::Run> {
-    let tsv = crate::eval::read_id_texts;
     let mut cands: Vec<(&String, Vec<&String>)> = Vec::new();
     for (qid, docs) in run {
         let mut d: Vec<&(String, f64)> = docs.iter().collect();
@@ -434,8 +433,8 @@ fn rerank_run(ranker: &Reranker, run: &crate::eval::Run, queries: &Path, collect
         cands.push((qid, d.into_iter().take(top_k).map(|(id, _)| id).collect()));
     }
     let wanted: std::collections::HashSet<String> = cands.iter().flat_map(|(_, d)| d.iter().map(|s| s.to_string())).collect();
-    let texts = tsv(collection, Some(&wanted))?;
-    let qtexts = tsv(queries, None)?;
+    let texts = crate::eval::read_id_texts(collection, Some(&wanted))?;
+    let qtexts = crate::eval::read_id_texts(queries, None)?;
     let bar = progress(cands.len());
     let mut out = crate::eval::Run::new();
     let mut lines = String::new();

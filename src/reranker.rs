@@ -351,6 +351,18 @@ impl Reranker {
         if batch_size == 0 {
             return Err(Error::Input("batch_size must be at least 1".into()));
         }
+        self.check(seqs)?;
+        // exact mode: longest first, so each batch pads little; compat: input order, like the
+        // released code, whose scores depend on the batch
+        let mut order: Vec<usize> = (0..seqs.len()).collect();
+        if self.options.mode == Mode::Exact || matches!(self.text, Text::Encoder(_)) {
+            order.sort_by_key(|&i| std::cmp::Reverse(seqs[i].ids.len()));
+        }
+        Ok(self.batches(&order, seqs, batch_size).into_iter().map(|c| c.to_vec()).collect())
+    }
+
+    /// Every sequence non-empty and inside the vocabulary.
+    fn check(&self, seqs: &[Encoded]) -> Result<()> {
         let rows = match &self.model {
             Model::Mamba(m) => m.config.vocab_size,
             Model::Bert(m) => m.config.vocab_size,
@@ -364,13 +376,7 @@ impl Reranker {
                 return Err(Error::Input(format!("sequence {i}: token id {bad} is outside the vocabulary ({rows} rows)")));
             }
         }
-        // exact mode: longest first, so each batch pads little; compat: input order, like the
-        // released code, whose scores depend on the batch
-        let mut order: Vec<usize> = (0..seqs.len()).collect();
-        if self.options.mode == Mode::Exact || matches!(self.text, Text::Encoder(_)) {
-            order.sort_by_key(|&i| std::cmp::Reverse(seqs[i].ids.len()));
-        }
-        Ok(self.batches(&order, seqs, batch_size).into_iter().map(|c| c.to_vec()).collect())
+        Ok(())
     }
 
     /// Cut `order` into batches of at most `batch_size`; for attention models also small enough
@@ -460,8 +466,8 @@ impl Reranker {
 
     /// Scores of `seqs` in order, still on the device (differentiable on an autodiff device).
     pub fn forward_scores(&self, seqs: &[Encoded]) -> Result<Tensor<1>> {
+        self.check(seqs)?;
         let all: Vec<usize> = (0..seqs.len()).collect();
-        self.plan(seqs, seqs.len().max(1))?;
         self.forward_batch(&all, seqs)
     }
 

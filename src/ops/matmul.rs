@@ -69,9 +69,10 @@ pub fn matmul_coop(a: Tensor<2>, b: Tensor<2>) -> Result<Tensor<2>> {
 }
 
 /// Whether `linear_mixed` takes the tensor-core path for `x` (m, k) · `w`ᵀ (n, k): every side a
-/// multiple of 128, so the forward and both backward products fit the kernel's blocks.
+/// multiple of 128 (the block; also a multiple of the K step), so the forward and both backward
+/// products fit the kernel.
 fn fits(m: usize, n: usize, k: usize) -> bool {
-    m % BLOCK_M == 0 && n % BLOCK_N == 0 && k % BLOCK_M == 0 && k % STEP_K == 0 && n % STEP_K == 0 && m % STEP_K == 0
+    [m, n, k].iter().all(|s| s % BLOCK_M == 0 && s % BLOCK_N == 0 && s % STEP_K == 0)
 }
 
 /// `x · wᵀ` for `x` (m, k) and a PyTorch-layout weight `w` (n, k), in mixed precision: f16

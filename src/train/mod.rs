@@ -278,23 +278,29 @@ pub fn save_checkpoint(
     result
 }
 
-/// The state saved with the newest checkpoint under `output` (what `--resume` continues).
-pub fn resume_state(output: &Path) -> Result<Option<TrainerState>> {
+/// The newest checkpoint under `output` and the state saved with it (what `--resume` continues).
+pub fn resume_state(output: &Path) -> Result<Option<(PathBuf, TrainerState)>> {
     let Some((_, dir)) = latest_checkpoint(output) else { return Ok(None) };
     let p = dir.join("trainer_state.json");
-    serde_json::from_value(crate::loader::read_json(&p)?).map(Some).map_err(|e| Error::format(&p, e.to_string()))
+    let state = serde_json::from_value(crate::loader::read_json(&p)?).map_err(|e| Error::format(&p, e.to_string()))?;
+    Ok(Some((dir, state)))
 }
 
-/// The newest `checkpoint-N` under `output`.
-pub fn latest_checkpoint(output: &Path) -> Option<(usize, PathBuf)> {
-    std::fs::read_dir(output)
-        .ok()?
+/// The `checkpoint-N` directories under `output`, oldest first (none if it does not exist).
+fn checkpoints(output: &Path) -> Vec<(usize, PathBuf)> {
+    let mut all: Vec<(usize, PathBuf)> = std::fs::read_dir(output)
+        .into_iter()
+        .flatten()
         .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let n = e.file_name().to_string_lossy().strip_prefix("checkpoint-")?.parse::<usize>().ok()?;
-            e.path().join("trainer_state.json").is_file().then(|| (n, e.path()))
-        })
-        .max_by_key(|(n, _)| *n)
+        .filter_map(|e| Some((e.file_name().to_string_lossy().strip_prefix("checkpoint-")?.parse::<usize>().ok()?, e.path())))
+        .collect();
+    all.sort();
+    all
+}
+
+/// The newest complete `checkpoint-N` (with its trainer_state.json) under `output`.
+pub fn latest_checkpoint(output: &Path) -> Option<(usize, PathBuf)> {
+    checkpoints(output).into_iter().rev().find(|(_, p)| p.join("trainer_state.json").is_file())
 }
 
 /// The optimizer step on whichever model it is: one device's gradients, or several replicas'
@@ -380,7 +386,7 @@ impl Trainer {
         config.devices = devices.len();
         let devices: Vec<Device> = devices.into_iter().map(|d| d.autodiff()).collect();
         let device = devices[0].clone();
-        let resumed = if resume { latest_checkpoint(output) } else { None };
+        let resumed = if resume { resume_state(output)? } else { None };
         if resume && resumed.is_none() {
             return Err(Error::io(output, std::io::Error::new(std::io::ErrorKind::NotFound, "no checkpoint-N with trainer_state.json to resume from")));
         }
@@ -389,8 +395,7 @@ impl Trainer {
         }
         let mut state: Option<TrainerState> = None;
         let mut from = base.to_path_buf();
-        if let Some((_, dir)) = &resumed {
-            let s = resume_state(output)?.ok_or_else(|| Error::format(dir, "trainer_state.json vanished"))?;
+        if let Some((dir, s)) = &resumed {
             if s.config.devices != devices.len() {
                 return Err(Error::Input(format!(
                     "{} was trained with {} data-parallel devices: resume with the same number (data order depends on it)",
@@ -400,11 +405,10 @@ impl Trainer {
             }
             config = s.config.clone();
             from = dir.clone();
-            state = Some(s);
+            state = Some(s.clone());
         }
-        let ad = device;
         let options = RerankerOptions { max_length: config.max_length, batch_size: config.batch_groups * config.group_size, ..Default::default() };
-        let mut ranker = Reranker::load_on(&from, ad, device_name, options)?;
+        let mut ranker = Reranker::load_on(&from, device, device_name, options)?;
         let names = ranker.param_names().clone();
         let mut ids = StableIds { names: &names, renamed: BTreeMap::new(), unnamed: 0 };
         ranker.map_params(&mut ids);
@@ -436,7 +440,7 @@ impl Trainer {
         let total = state.as_ref().map(|s| s.total_steps).unwrap_or_else(|| total_steps(&config, groups_per_epoch));
         let mut sched = scheduler(&config, total)?;
         let step = state.as_ref().map(|s| s.step).unwrap_or(0);
-        if let Some((_, dir)) = &resumed {
+        if let Some((dir, _)) = &resumed {
             let o = dir.join("optimizer.bpk");
             optim = optim.load_record(OptimizerRecord::load(&o).map_err(|e| Error::format(&o, format!("optimizer state: {e:?}")))?);
             let s = dir.join("scheduler.bpk");
@@ -450,15 +454,15 @@ impl Trainer {
     }
 
     /// The `k`-th group of the endless sequence epoch 0, epoch 1, ...
-    fn groups_for_step(&self, data: &TrainData, cache: &mut Option<(usize, Vec<Group>)>) -> Vec<Group> {
+    fn groups_for_step(&self, data: &TrainData, cache: &mut (usize, Vec<Group>)) -> Vec<Group> {
         let per_step = groups_per_step(&self.config);
         (self.step * per_step..(self.step + 1) * per_step)
             .map(|k| {
                 let (epoch, pos) = (k / data.len(), k % data.len());
-                if cache.as_ref().is_none_or(|(e, _)| *e != epoch) {
-                    *cache = Some((epoch, data.epoch(self.config.seed, epoch)));
+                if cache.1.is_empty() || cache.0 != epoch {
+                    *cache = (epoch, data.epoch(self.config.seed, epoch));
                 }
-                cache.as_ref().map(|(_, g)| g[pos].clone()).unwrap_or_else(|| Group { query: String::new(), docs: vec![] })
+                cache.1[pos].clone()
             })
             .collect()
     }
@@ -531,7 +535,7 @@ impl Trainer {
     pub fn run(&mut self, data: &TrainData, stop_after: Option<usize>, progress: &mut dyn FnMut(&StepLog)) -> Result<()> {
         let start = std::time::Instant::now();
         let seqs_per_step = (groups_per_step(&self.config) * self.config.group_size) as f64;
-        let mut cache = None;
+        let mut cache = (0, Vec::new());
         let first = self.step;
         while self.step < self.total {
             let groups = self.groups_for_step(data, &mut cache);
@@ -586,12 +590,7 @@ impl Trainer {
         };
         save_checkpoint(&self.ranker, &self.base, &dir, false, &extra)?;
         // prune old checkpoints
-        let mut all: Vec<(usize, PathBuf)> = std::fs::read_dir(&self.output)
-            .map_err(|e| Error::io(&self.output, e))?
-            .filter_map(|e| e.ok())
-            .filter_map(|e| Some((e.file_name().to_string_lossy().strip_prefix("checkpoint-")?.parse::<usize>().ok()?, e.path())))
-            .collect();
-        all.sort();
+        let mut all = checkpoints(&self.output);
         while all.len() > self.config.keep.max(1) {
             let (_, old) = all.remove(0);
             let _ = std::fs::remove_dir_all(old);
