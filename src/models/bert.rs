@@ -46,16 +46,8 @@ impl BertConfig {
         let obj = v.as_object().ok_or_else(|| Error::format(path, "config.json is not a JSON object"))?;
         let f = Fields { path, obj };
         let get = |k: &str| f.usize(k);
-        if let Some(act) = obj.get("hidden_act").and_then(Value::as_str) {
-            if act != "gelu" {
-                return Err(Error::config(path, "hidden_act", format!("`{act}` is not supported (only gelu)")));
-            }
-        }
-        if let Some(p) = obj.get("position_embedding_type").and_then(Value::as_str) {
-            if p != "absolute" {
-                return Err(Error::config(path, "position_embedding_type", format!("`{p}` is not supported (only absolute)")));
-            }
-        }
+        f.only("hidden_act", "gelu")?;
+        f.only("position_embedding_type", "absolute")?;
         let cfg = BertConfig {
             mixed_precision: false,
             hidden_size: get("hidden_size")?,

@@ -43,11 +43,7 @@ impl GptNeoxConfig {
         let obj = v.as_object().ok_or_else(|| Error::format(path, "config.json is not a JSON object"))?;
         let f = Fields { path, obj };
         let get = |k: &str| f.usize(k);
-        if let Some(act) = obj.get("hidden_act").and_then(Value::as_str) {
-            if act != "gelu" {
-                return Err(Error::config(path, "hidden_act", format!("`{act}` is not supported (only gelu)")));
-            }
-        }
+        f.only("hidden_act", "gelu")?;
         let rope = obj.get("rope_parameters").and_then(Value::as_object);
         if let Some(t) = rope.and_then(|r| r.get("rope_type")).and_then(Value::as_str) {
             if t != "default" {

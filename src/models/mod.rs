@@ -88,6 +88,14 @@ impl Fields<'_> {
                 .ok_or_else(|| Error::config(self.path, key, format!("expected a positive number, found {v}"))),
         }
     }
+    /// A string field that, when given, must be `only` (a variant this code does not implement
+    /// is an error, never a silently different model).
+    pub fn only(&self, key: &str, only: &str) -> Result<()> {
+        match self.obj.get(key).and_then(Value::as_str) {
+            Some(v) if v != only => Err(Error::config(self.path, key, format!("`{v}` is not supported (only {only})"))),
+            _ => Ok(()),
+        }
+    }
     pub fn bool_or(&self, key: &str, default: bool) -> Result<bool> {
         match self.obj.get(key) {
             None | Some(Value::Null) => Ok(default),
