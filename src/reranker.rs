@@ -37,8 +37,9 @@ pub struct Ranked {
     pub score: f32,
 }
 
-/// What was loaded, for reports and `info`.
+/// What was loaded, for reports and `info` (camelCase, as the npm package shows it).
 #[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ModelInfo {
     pub architecture: String,
     pub hidden_size: usize,

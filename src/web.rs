@@ -46,22 +46,16 @@ struct Adapter {
     max_buffer_size: u64,
 }
 
+/// `ModelInfo` plus what only the browser build knows.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Info<'a> {
-    architecture: &'a str,
-    hidden_size: usize,
-    layers: usize,
-    parameters: usize,
-    stored_dtypes: &'a [String],
+    #[serde(flatten)]
+    model: &'a crate::reranker::ModelInfo,
     /// Compute dtype: weights are widened to f32 at load.
     dtype: &'static str,
-    device: &'a str,
     adapter: Option<&'a Adapter>,
-    mode: &'a str,
-    max_length: usize,
     batch_size: usize,
-    fresh_head: bool,
     warnings: &'a [String],
 }
 
@@ -189,22 +183,7 @@ impl WasmReranker {
     #[wasm_bindgen(getter)]
     pub fn info(&self) -> Result<JsValue, JsValue> {
         let r = self.get()?;
-        let i = r.info();
-        let info = Info {
-            architecture: &i.architecture,
-            hidden_size: i.hidden_size,
-            layers: i.layers,
-            parameters: i.parameters,
-            stored_dtypes: &i.stored_dtypes,
-            dtype: "f32",
-            device: &i.device,
-            adapter: self.adapter.as_ref(),
-            mode: &i.mode,
-            max_length: i.max_length,
-            batch_size: r.options().batch_size,
-            fresh_head: i.fresh_head,
-            warnings: r.warnings(),
-        };
+        let info = Info { model: r.info(), dtype: "f32", adapter: self.adapter.as_ref(), batch_size: r.options().batch_size, warnings: r.warnings() };
         info.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|e| js_sys::Error::new(&e.to_string()).into())
     }
 
