@@ -106,3 +106,24 @@ fn every_subcommand_has_help() {
         assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("--"), "{sub}");
     }
 }
+
+/// `train`'s argument errors come before any data or model is read, and say what to change.
+#[test]
+fn train_refuses_bad_argument_combinations() {
+    let train = || Command::new(env!("CARGO_BIN_EXE_train"));
+    let dir = tempfile::tempdir().unwrap();
+    let model = fixtures().join("tiny-hf");
+    let run = |args: &[&str]| {
+        let out = train().arg("--model").arg(&model).arg("--output").arg(dir.path().join("run")).args(args).output().unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let e = run(&["--triples", "t.tsv", "--device", "wgpu", "--devices", "2"]);
+    assert!(e.contains("--devices > 1 runs CPU replicas only"), "{e}");
+    let e = run(&["--groups", "g.tsv"]);
+    assert!(e.contains("--groups needs --queries"), "{e}");
+    let e = run(&[]);
+    assert!(e.contains("give the training data"), "{e}");
+    let e = run(&["--triples", "missing.tsv", "--group-size", "2"]);
+    assert!(e.contains("missing.tsv"), "{e}");
+}
