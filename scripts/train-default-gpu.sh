@@ -71,9 +71,10 @@ case "${1:-}" in
     ;;
   eval)
     dir=${2:?usage: $0 eval DIR}
+    . scripts/env.sh
     [ -f "$data/bm25.heldout.run" ] || python3 scripts/boolq_data.py "$data" --pseudo 24
     bin=$CARGO_TARGET_DIR/release/rankmamba
-    for r in bm25 random; do echo "$r $("$bin" eval --qrels $data/qrels.heldout --run $data/$r.heldout.run)"; done
+    for r in bm25 random random30; do echo "$r $("$bin" eval --qrels $data/qrels.heldout --run $data/$r.heldout.run)"; done
     for m in mamba bert; do
       [ -d "$dir/$m" ] || continue
       echo "$m $("$bin" eval --qrels $data/qrels.heldout --run $data/bm25.heldout.run --model "$dir/$m" \

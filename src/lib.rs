@@ -6,7 +6,7 @@
 //!
 //! ```no_run
 //! use rankmamba::{DeviceChoice, Reranker};
-//! let ranker = Reranker::load("models/tiny-random-mamba", DeviceChoice::Cpu)?;
+//! let ranker = Reranker::load("models/boolq-mamba", DeviceChoice::Cpu)?;
 //! let ranked = ranker.rank("what is mamba?", &["Mamba is a state space model.", "Paris is in France."], None)?;
 //! println!("best: {} ({})", ranked[0].index, ranked[0].score);
 //! # Ok::<(), rankmamba::Error>(())

@@ -7,8 +7,8 @@ import { RerankerWorker } from '../pkg/worker.js';
 const params = new URLSearchParams(location.search);
 const HUB = params.get('hub') ?? undefined;
 const BUNDLED = {
-  mamba: { label: 'Mamba reranker (bundled)', source: new URL('../models/tiny-random-mamba/', location.href).href },
-  bert: { label: 'Attention baseline (bundled BERT)', source: new URL('../models/tiny-random-bert/', location.href).href },
+  mamba: { label: 'Mamba reranker (bundled, BoolQ)', source: new URL('../models/boolq-mamba/', location.href).href },
+  bert: { label: 'Attention baseline (bundled BERT, BoolQ)', source: new URL('../models/boolq-bert/', location.href).href },
 };
 
 const $ = (id) => document.getElementById(id);

@@ -63,7 +63,7 @@ test('the sample query on the default model ranks as the npm package does; side 
   await page.waitForSelector('.run ol.ranked li', { timeout: 120000 });
   const got = await rankedList(page);
   assert.equal(got.length, SAMPLE.documents.length);
-  sameRanking(got, await packageRanking(page, 'tiny-random-mamba'));
+  sameRanking(got, await packageRanking(page, 'boolq-mamba'));
   const relevantRow = await page.$eval('li.relevant .orig', (e) => e.textContent);
   assert.match(relevantRow, new RegExp(`was #${SAMPLE.relevant + 1} · relevant`));
   const meta = await page.textContent('.run .timings');
@@ -76,8 +76,8 @@ test('the sample query on the default model ranks as the npm package does; side 
   await page.waitForFunction(() => document.querySelectorAll('.run').length === 2 && document.getElementById('tau'), null, { timeout: 120000 });
   const left = await rankedList(page, 0);
   const right = await rankedList(page, 1);
-  sameRanking(left, await packageRanking(page, 'tiny-random-mamba'));
-  sameRanking(right, await packageRanking(page, 'tiny-random-bert'));
+  sameRanking(left, await packageRanking(page, 'boolq-mamba'));
+  sameRanking(right, await packageRanking(page, 'boolq-bert'));
   // Kendall tau from the two lists, as the page should compute it
   const a = [], b = [];
   left.forEach((r) => (a[r.index] = r.score));
@@ -137,7 +137,7 @@ test('without WebGPU the page says so and ranks on the CPU', async () => {
   await page.waitForSelector('.run ol.ranked li', { timeout: 120000 });
   assert.match(await page.textContent('.message.warning'), /WebGPU is not available/);
   assert.match(await page.textContent('.run .badge'), /CPU/);
-  sameRanking(await rankedList(page), await packageRanking(page, 'tiny-random-mamba', 'cpu'));
+  sameRanking(await rankedList(page), await packageRanking(page, 'boolq-mamba', 'cpu'));
   await page.setViewportSize(PHONE);
   await shot(page, 'phone-cpu-fallback');
   await page.close();
