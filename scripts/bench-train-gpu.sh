@@ -74,7 +74,7 @@ PY
     for spec in ${RUNS:-mamba-130m:f32 mamba-130m:mixed bert-base:f32}; do
       model=${spec%%:*}; prec=${spec##*:}; tag="$model-$prec"
       rm -rf "/tmp/run-$tag"
-      # PROFILE=1: cubecl's per-kernel profile (each kernel timed on its own: slower steps)
+      # PROFILE=1: cubecl's per-kernel log (every launch with its duration; steps run slower)
       [ "${PROFILE:-0}" = 1 ] && export CUBECL_DEBUG_OPTION=profile CUBECL_DEBUG_LOG="$out/profile-$tag.log"
       peak timeout 240 /tmp/bin/train --model "/tmp/m/$model" --output "/tmp/run-$tag" --device wgpu --precision "$prec" \
         --groups /tmp/data/groups.tsv --queries /tmp/data/queries.tsv --collection /tmp/data/collection.tsv \
