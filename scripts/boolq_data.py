@@ -52,6 +52,13 @@ def write_run(f, qid, ranked, tag):
         f.write(f"{qid} Q0 {d} {rank + 1} {s:.4f} {tag}\n")
 
 
+def write_collection(path, passages, pid, keep=None):
+    with open(path, "w") as f:
+        for p in passages:
+            if keep is None or pid[p] in keep:
+                f.write(f"{pid[p]}\t{' '.join(p.split())}\n")
+
+
 def pseudo_question(passage, rng):
     sentences = [s for s in re.split(r"(?<=[.!?])\s+", passage) if len(tokens(s)) >= 4] or [passage]
     words = tokens(rng.choice(sentences))
@@ -84,11 +91,7 @@ def main():
     passages = sorted({r["passage"] for r in rows})
     pid = {p: f"p{i}" for i, p in enumerate(passages)}
     heldout_passages = {f"p{i}" for i in heldout_indices(passages)}
-    rng = random.Random(2019)
-    with open(f"{out}/collection.tsv", "w") as f:
-        for p in passages:
-            f.write(f"{pid[p]}\t{' '.join(p.split())}\n")
-    rng30 = random.Random(30)
+    write_collection(f"{out}/collection.tsv", passages, pid)
     split = {"train": [], "heldout": []}
     for i, r in enumerate(rows):
         d = pid[r["passage"]]
@@ -98,27 +101,24 @@ def main():
         "train": (BM25Okapi([tokens(p) for p in train_passages]), [pid[p] for p in train_passages]),
         "heldout": (BM25Okapi([tokens(p) for p in passages]), [pid[p] for p in passages]),
     }
+    ranked = {}  # qid -> BM25's top 100
     for name, qs in split.items():
         bm25, ids = index[name]
         with open(f"{out}/queries.{name}.tsv", "w") as fq, open(f"{out}/qrels.{name}", "w") as fr, open(f"{out}/bm25.{name}.run", "w") as fb:
-            rand = open(f"{out}/random.{name}.run", "w") if name == "heldout" else None
-            rand30 = open(f"{out}/random30.{name}.run", "w") if name == "heldout" else None
             for qid, text, d in qs:
                 fq.write(f"{qid}\t{text}\n")
                 fr.write(f"{qid} 0 {d} 1\n")
-                ranked = top(bm25, ids, text, 100)
-                write_run(fb, qid, ranked, "bm25")
-                if rand:
-                    shuffled = [d for d, _ in ranked]
-                    rng.shuffle(shuffled)
-                    write_run(rand, qid, [(d, 100 - r) for r, d in enumerate(shuffled)], "random")
-                    top30 = [d for d, _ in ranked[:30]]
-                    rng30.shuffle(top30)
-                    write_run(rand30, qid, [(d, 30 - r) for r, d in enumerate(top30)], "random")
-            if rand:
-                rand.close()
-                rand30.close()
+                ranked[qid] = top(bm25, ids, text, 100)
+                write_run(fb, qid, ranked[qid], "bm25")
         print(f"{name}: {len(qs)} questions")
+    # the random baselines: BM25's candidates (top 100, top 30) in a seeded random order
+    for depth, seed, name in ((100, 2019, "random"), (30, 30, "random30")):
+        rng = random.Random(seed)
+        with open(f"{out}/{name}.heldout.run", "w") as f:
+            for qid, _, _ in split["heldout"]:
+                docs = [d for d, _ in ranked[qid][:depth]]
+                rng.shuffle(docs)
+                write_run(f, qid, [(d, depth - r) for r, d in enumerate(docs)], "random")
     if a.pseudo:
         bm25, ids = index["train"]
         prng = random.Random(1)
@@ -134,7 +134,6 @@ def main():
         print(f"pseudo: {n} questions")
     if a.fixture:
         # a small TREC set of held-out questions: the demo's eval and tests/default_model.rs
-        bm25, ids = index["heldout"]
         os.makedirs(a.fixture, exist_ok=True)
         qs = split["heldout"][: a.fixture_queries]
         used = set()
@@ -142,13 +141,9 @@ def main():
             for qid, text, d in qs:
                 fq.write(f"{qid}\t{text}\n")
                 fr.write(f"{qid} 0 {d} 1\n")
-                ranked = top(bm25, ids, text, a.fixture_depth)
-                write_run(fb, qid, ranked, "bm25")
-                used.update(c for c, _ in ranked)
-        with open(f"{a.fixture}/collection.tsv", "w") as f:
-            for p in passages:
-                if pid[p] in used:
-                    f.write(f"{pid[p]}\t{' '.join(p.split())}\n")
+                write_run(fb, qid, ranked[qid][: a.fixture_depth], "bm25")
+                used.update(c for c, _ in ranked[qid][: a.fixture_depth])
+        write_collection(f"{a.fixture}/collection.tsv", passages, pid, keep=used)
         print(f"fixture: {len(qs)} questions, {len(used)} passages")
     print(f"collection: {len(passages)} passages ({len(heldout_passages)} held out)")
 
