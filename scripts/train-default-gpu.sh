@@ -22,12 +22,12 @@ data=${BOOLQ_DATA:-/tmp/boolq-data}
 case "${1:-}" in
   prepare)
     . scripts/env.sh
-    cargo build --release --locked --bin train --bin rankmamba
+    cargo build --release --locked --bin train
     rm -rf .device && mkdir -p .device
     [ -f "$data/bm25.pseudo.run" ] || python3 scripts/boolq_data.py "$data" --pseudo 24
     # the device tool carries 64 MiB with the tree: the runs go with ranks for scores (training
     # uses only their order) and a checkpoint to continue from (INIT_FROM) in f16
-    mkdir -p /tmp/boolq-carry/d && cp "$data"/{collection.tsv,queries.train.tsv,qrels.train,queries.pseudo.tsv,qrels.pseudo} /tmp/boolq-carry/d/
+    rm -rf /tmp/boolq-carry && mkdir -p /tmp/boolq-carry/d && cp "$data"/{collection.tsv,queries.train.tsv,qrels.train,queries.pseudo.tsv,qrels.pseudo} /tmp/boolq-carry/d/
     for r in train pseudo; do awk '{print $1, "Q0", $3, $4, 1000 - $4, "bm25"}' "$data/bm25.$r.run" > "/tmp/boolq-carry/d/bm25.$r.run"; done
     tar -C /tmp/boolq-carry -cf - d | xz -T2 -9 > .device/boolq.tar.xz
     pack_binaries train
@@ -42,13 +42,9 @@ case "${1:-}" in
     mkdir -p "$out" /tmp/init /tmp/d
     tar -C /tmp/d -xJf .device/boolq.tar.xz && D=$(ls -d /tmp/d/*)
     # the real questions REAL_REPEAT times (new qids), then the pseudo-questions
-    for k in $(seq "${REAL_REPEAT:-4}"); do
-      sed "s/^q/r${k}q/" $D/queries.train.tsv; done > $D/queries.mix.tsv
-    cat $D/queries.pseudo.tsv >> $D/queries.mix.tsv
-    for k in $(seq "${REAL_REPEAT:-4}"); do sed "s/^q/r${k}q/" $D/qrels.train; done > $D/qrels.mix
-    cat $D/qrels.pseudo >> $D/qrels.mix
-    for k in $(seq "${REAL_REPEAT:-4}"); do sed "s/^q/r${k}q/" $D/bm25.train.run; done > $D/bm25.mix.run
-    cat $D/bm25.pseudo.run >> $D/bm25.mix.run
+    for f in queries.%s.tsv qrels.%s bm25.%s.run; do
+      { for k in $(seq "${REAL_REPEAT:-4}"); do sed "s/^q/r${k}q/" "$D/${f//%s/train}"; done; cat "$D/${f//%s/pseudo}"; } > "$D/${f//%s/mix}"
+    done
     if [ -d .device/init ]; then cp -r .device/init/* /tmp/init/; else
       python3 scripts/init_default_models.py /tmp/init .device/bert-tokenizer.json 2>&1 | grep -v "Writing model shards" || true; fi
     nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$out/gpu.txt"
@@ -75,6 +71,7 @@ case "${1:-}" in
   eval)
     dir=${2:?usage: $0 eval DIR}
     . scripts/env.sh
+    cargo build --release --locked --bin rankmamba
     [ -f "$data/bm25.heldout.run" ] || python3 scripts/boolq_data.py "$data" --pseudo 24
     bin=$CARGO_TARGET_DIR/release/rankmamba
     for r in bm25 random random30; do echo "$r $("$bin" eval --qrels $data/qrels.heldout --run $data/$r.heldout.run)"; done
