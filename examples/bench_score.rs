@@ -10,7 +10,7 @@ use std::time::Instant;
 
 fn main() -> rankmamba::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let model = args.iter().find(|a| !a.starts_with("--") && a.parse::<usize>().is_err()).cloned().unwrap_or("models/tiny-random-mamba".into());
+    let model = args.iter().find(|a| !a.starts_with("--") && a.parse::<usize>().is_err()).cloned().unwrap_or("tests/fixtures/tiny-hf".into());
     let runs = args.iter().position(|a| a == "--runs").and_then(|i| args.get(i + 1)).and_then(|s| s.parse().ok()).unwrap_or(3usize);
     let words = "state space models scan their input once and keep a fixed size hidden state while attention compares all pairs of tokens";
     let docs: Vec<String> = (0..100).map(|i| format!("Passage {i}: {}", words.repeat(8))).collect();

@@ -13,10 +13,14 @@ case "${1:-}" in
     . scripts/env.sh
     cargo build --release --locked --bin train --example probe_matmul
     rm -rf .device
-    pack_binaries train examples/probe_matmul
-    # the tensor-core tests, run before the timings
-    bin=$(cargo test --release --locked --no-run --test matmul_coop 2>&1 | grep -o "target/release/deps/matmul_coop-[0-9a-f]*" | tail -1)
-    cp "$CARGO_TARGET_DIR/release/deps/$(basename "$bin")" .device/test_matmul_coop && xz -T2 -6 -f .device/test_matmul_coop
+    pack_binaries train
+    # PROBE=0: only `train` (the carry is 64 MiB with the tracked tree; the probe and the test add 16 MB)
+    if [ "${PROBE:-1}" = 1 ]; then
+      pack_binaries examples/probe_matmul
+      # the tensor-core tests, run before the timings
+      bin=$(cargo test --release --locked --no-run --test matmul_coop 2>&1 | grep -o "target/release/deps/matmul_coop-[0-9a-f]*" | tail -1)
+      cp "$CARGO_TARGET_DIR/release/deps/$(basename "$bin")" .device/test_matmul_coop && xz -T2 -6 -f .device/test_matmul_coop
+    fi
     cp "$HOME/.cache/rankmamba/all-MiniLM-L6-v2/tokenizer.json" .device/bert-tokenizer.json
     ls -la .device
     ;;
@@ -28,6 +32,7 @@ case "${1:-}" in
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/gpu.txt"
     # what the matmuls can reach: burn's WGSL matmul and the adapter's cooperative-matrix offer,
     # beside torch's matmul (fp32, tf32, bf16) at the same shapes
+    if [ -x /tmp/bin/probe_matmul ]; then
     /tmp/bin/probe_matmul --iters 10 2>&1 | tee "$out/probe_matmul.txt" || true
     python3 - <<'PY' 2>&1 | tee -a "$out/probe_matmul.txt" || true
 import torch
@@ -43,6 +48,7 @@ for (name, m, k, n) in (("in_proj / FFN of a 64 x 512 step: 32768x768 @ 768x3072
         ts.sort(); t = ts[len(ts) // 2]
         print(f"torch matmul {name} {label}: {t * 1e3:.3f} ms, {2 * m * k * n / t / 1e12:.1f} TFLOP/s")
 PY
+    fi
     [ "${PROBE_ONLY:-0}" = 1 ] && exit 0
     [ -x /tmp/bin/test_matmul_coop ] && { /tmp/bin/test_matmul_coop --nocapture 2>&1 | tail -4 | tee "$out/test_matmul_coop.txt" || true; }
     # random-init checkpoints in the Hugging Face layout, and long synthetic training groups
@@ -70,23 +76,31 @@ PY
       "$@"; local rc=$?
       kill $p; sort -n /tmp/mem.txt | tail -1 > /tmp/peak.txt; return $rc
     }
-    # RUNS: model:precision pairs (mixed precision covers the Mamba projections)
+    # RUNS: model:precision[:ref] (mixed precision: the linear layers that fit on tensor cores;
+    # ref: burn's autodiff backward for the linear layers, RANKMAMBA_REFERENCE_LINEAR=1)
     for spec in ${RUNS:-mamba-130m:f32 mamba-130m:mixed bert-base:f32}; do
-      model=${spec%%:*}; prec=${spec##*:}; tag="$model-$prec"
+      IFS=: read -r model prec variant <<< "$spec"
+      tag="$model-$prec${variant:+-$variant}"
+      export RANKMAMBA_REFERENCE_LINEAR=$([ "$variant" = ref ] && echo 1 || echo 0)
       rm -rf "/tmp/run-$tag"
       # PROFILE=1: cubecl's per-kernel log (every launch with its duration; steps run slower)
-      [ "${PROFILE:-0}" = 1 ] && export CUBECL_DEBUG_OPTION=profile CUBECL_DEBUG_LOG="$out/profile-$tag.log"
+      if [ "${PROFILE:-0}" = 1 ]; then export CUBECL_DEBUG_OPTION=profile CUBECL_DEBUG_LOG="$out/profile-$tag.log"; fi
       peak timeout 240 /tmp/bin/train --model "/tmp/m/$model" --output "/tmp/run-$tag" --device wgpu --precision "$prec" \
         --groups /tmp/data/groups.tsv --queries /tmp/data/queries.tsv --collection /tmp/data/collection.tsv \
         --max-steps 1000 --warmup-steps 1 --save-every 1000000 --stop-after "$steps" 2>&1 | tail -3 | tee "$out/train-$tag.txt" || true
       cp "/tmp/run-$tag/log.jsonl" "$out/log-$tag.jsonl" 2>/dev/null || true
+      # the device tool brings back few files: the profile as one summary per step 2 + an archive
+      if [ "${PROFILE:-0}" = 1 ] && [ -f "$out/profile-$tag.log" ]; then
+        for k in 2 3; do python3 scripts/profile_summary.py "$out/profile-$tag.log" --step $k --top 40 > "$out/profile-$tag-step$k.txt" 2>&1 || true; done
+        xz -T0 "$out/profile-$tag.log"
+      fi
       echo "peak GPU memory MiB: $(cat /tmp/peak.txt)" | tee -a "$out/train-$tag.txt"
       python3 -c "
 import json,sys
 l=[json.loads(x) for x in open('/tmp/run-$tag/log.jsonl')]
 if len(l)>2:
     t=l[-1]['elapsed_s']-l[1]['elapsed_s']; n=(len(l)-2)*64
-    print(f'rankmamba train wgpu $prec $model: {n/t:.1f} sequences/s over steps 3..{len(l)} ({t/(len(l)-2):.3f} s/step), losses', [round(x['loss'],4) for x in l])
+    print(f'rankmamba train wgpu $tag: {n/t:.1f} sequences/s over steps 3..{len(l)} ({t/(len(l)-2):.3f} s/step), losses', [round(x['loss'],4) for x in l])
 " | tee -a "$out/train-$tag.txt" || true
     done
     [ "${TORCH:-1}" = 1 ] || exit 0

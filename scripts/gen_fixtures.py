@@ -174,12 +174,6 @@ def write_model(name, cfg, model, head, style, dtype, shards=1, config_format="h
     return sd
 
 
-def write_default_model():
-    # the bundled default model of `scripts/demo.sh`: the tiny-hf fixture (random weights)
-    d = os.path.join(ROOT, "models", "tiny-random-mamba")
-    shutil.rmtree(d, ignore_errors=True)
-    shutil.copytree(os.path.join(FIX, "tiny-hf"), d)
-
 
 def main():
     tok = PreTrainedTokenizerFast(tokenizer_file=TOKENIZER)
@@ -233,7 +227,6 @@ def main():
     expected["template"] = tcases
     with open(os.path.join(FIX, "expected.json"), "w") as f:
         json.dump(expected, f, indent=1, ensure_ascii=False)
-    write_default_model()
     print("wrote", FIX, file=sys.stderr)
 
 

@@ -26,7 +26,7 @@ use std::path::Path;
 
 #[derive(Debug, Clone)]
 pub struct BertConfig {
-    /// Not from the checkpoint: the linear layers in mixed precision (`ops::matmul::linear_mixed`).
+    /// Not from the checkpoint: the linear layers in mixed precision (`ops::linear`).
     pub mixed_precision: bool,
     pub hidden_size: usize,
     /// Width of the embeddings (ELECTRA's `embedding_size`; = hidden_size for BERT).

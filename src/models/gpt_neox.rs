@@ -20,7 +20,7 @@ use std::path::Path;
 
 #[derive(Debug, Clone)]
 pub struct GptNeoxConfig {
-    /// Not from the checkpoint: the linear layers in mixed precision (`ops::matmul::linear_mixed`).
+    /// Not from the checkpoint: the linear layers in mixed precision (`ops::linear`).
     pub mixed_precision: bool,
     pub hidden_size: usize,
     /// As declared; the loaded model counts its layers from the weight keys.

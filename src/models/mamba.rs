@@ -58,7 +58,7 @@ pub struct MambaConfig {
     pub use_bias: bool,
     pub use_conv_bias: bool,
     /// Not from the checkpoint: run the projections in mixed precision (f16 inputs on tensor
-    /// cores, `ops::matmul::linear_mixed`); set for training with `--precision mixed`.
+    /// cores, `ops::linear`); set for training with `--precision mixed`.
     pub mixed_precision: bool,
 }
 

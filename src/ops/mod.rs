@@ -3,8 +3,10 @@
 
 pub mod attention;
 pub mod kernel;
+pub mod linear;
 pub mod matmul;
 pub mod selective_scan;
+pub mod sum_rows;
 
 use burn::backend::wgpu::SourceTemplate;
 use burn::tensor::Tensor;
@@ -14,17 +16,11 @@ pub fn linear3(x: Tensor<3>, weight: &Tensor<2>, bias: Option<&Tensor<1>>) -> Te
     linear3_with(x, weight, bias, false)
 }
 
-/// [`linear3`], in mixed precision when `mixed` (see [`matmul::linear_mixed`]).
+/// [`linear3`], in mixed precision when `mixed` (see [`linear::linear`]).
 pub fn linear3_with(x: Tensor<3>, weight: &Tensor<2>, bias: Option<&Tensor<1>>, mixed: bool) -> Tensor<3> {
     let [b, l, i] = x.dims();
     let out = weight.dims()[0];
-    let x = x.reshape([b * l, i]);
-    let y = if mixed { matmul::linear_mixed(x, weight.clone()) } else { x.matmul(weight.clone().transpose()) };
-    let y = match bias {
-        Some(bias) => y + bias.clone().unsqueeze_dim(0),
-        None => y,
-    };
-    y.reshape([b, l, out])
+    linear::linear(x.reshape([b * l, i]), weight, bias, mixed).reshape([b, l, out])
 }
 
 /// RMSNorm over the last dim: `x / sqrt(mean(x²) + eps) · g` (weight only, f32).

@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Sum cubecl's per-kernel profile log (CUBECL_DEBUG_OPTION=profile) by kernel.
+
+    python3 scripts/profile_summary.py LOG [--step K] [--marker NAME] [--top K] [--by-variant]
+
+Each launch is a line `| 1.23ms | KernelName_hash`; the hash tells apart the compiled variants of
+one kernel (dtypes, vectorisation, shapes baked in). Prints time and launch count per kernel
+name (or per variant), largest first.
+
+cubecl writes the log from a background task that falls behind the GPU, so the log of a run
+that exits ends early, and its first steps include compilation and autotuning. `--step K` keeps
+only the launches of training step K: a step starts at the first launch of `--marker` (default
+`SelectKernel`, the embedding lookup that opens the forward pass; BERT's embeddings launch it
+more than once in a row, so consecutive markers count once).
+"""
+import argparse
+import re
+import sys
+from collections import defaultdict
+
+UNITS = {"ns": 1e-9, "µs": 1e-6, "us": 1e-6, "ms": 1e-3, "s": 1.0}
+LINE = re.compile(r"^\|\s*([0-9.]+)\s*(ns|µs|us|ms|s)\s*\|\s*(\S+)")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("log")
+    ap.add_argument("--step", type=int, help="only training step K (1-based; see above)")
+    ap.add_argument("--marker", default="SelectKernel", help="the kernel that opens a step")
+    ap.add_argument("--top", type=int, default=30)
+    ap.add_argument("--by-variant", action="store_true", help="keep the hash suffix")
+    a = ap.parse_args()
+    launches = []
+    with open(a.log, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            m = LINE.match(line)
+            if m:
+                launches.append((float(m.group(1)) * UNITS[m.group(2)], m.group(3)))
+    if a.step is not None:
+        step, prev, kept = 0, False, []
+        for d, full in launches:
+            is_marker = re.sub(r"_[0-9a-f]{6,}$", "", full) == a.marker
+            if is_marker and not prev:
+                step += 1
+            prev = is_marker
+            if step == a.step:
+                kept.append((d, full))
+        if step <= a.step:
+            sys.exit(f"{a.log}: the log ends before step {a.step} is complete ({step} starts of `{a.marker}` found)")
+        launches = kept
+    time, count = defaultdict(float), defaultdict(int)
+    for d, full in launches:
+        name = full if a.by_variant else re.sub(r"_[0-9a-f]{6,}$", "", full)
+        time[name] += d
+        count[name] += 1
+    if not time:
+        sys.exit(f"{a.log}: no profile lines (`| duration | kernel`) found")
+    total = sum(time.values())
+    what = f"step {a.step}" if a.step is not None else "the whole log"
+    print(f"{a.log}, {what}: {sum(count.values())} launches, {total * 1e3:.1f} ms of kernel time")
+    print(f"{'kernel':<64} {'ms':>9} {'share':>6} {'launches':>9} {'µs each':>8}")
+    for name in sorted(time, key=time.get, reverse=True)[: a.top]:
+        print(f"{name[:64]:<64} {time[name] * 1e3:9.2f} {time[name] / total:6.1%} "
+              f"{count[name]:9d} {time[name] / count[name] * 1e6:8.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,237 @@
+//! The linear layer `x · wᵀ + b` (PyTorch-layout weight (out, in)) with its own backward on
+//! wgpu. burn's autodiff of the same expression computes the weight gradient as one matmul whose
+//! output is small and whose inner size is every token of the batch (a 64 × 512 step: 32768), and
+//! the bias gradient as a reduction along the rows, both of which leave most of a large GPU idle
+//! (BENCHMARKS.md §5). Here:
+//!
+//! - dW = dyᵀ · x splits the rows into chunks when the output has few tiles (split-K: one batched
+//!   matmul of the chunks, then their partial products summed by `ops::sum_rows`);
+//! - db = Σ_rows dy by `ops::sum_rows`;
+//! - in mixed precision (`train --precision mixed`) the forward and both products run on the
+//!   tensor cores (`ops::matmul::matmul_coop`, f16 inputs, f32 accumulation) where the sizes fit
+//!   the kernel's blocks; weights, gradients and bias stay f32.
+//!
+//! The reference is burn's autodiff of `x.matmul(wᵀ) + b` (every backend but WGSL-on-wgpu, and
+//! `RANKMAMBA_REFERENCE_LINEAR=1`, which the benchmarks use to compare both in one run).
+
+use crate::ops::matmul::{coop_matmul_available, matmul_coop, BLOCK_M, BLOCK_N, STEP_K};
+use crate::ops::sum_rows::sum_rows;
+use burn::tensor::Tensor;
+
+/// `x · wᵀ (+ b)` for `x` (m, in), `w` (out, in), `b` (out).
+pub fn linear(x: Tensor<2>, w: &Tensor<2>, b: Option<&Tensor<1>>, mixed: bool) -> Tensor<2> {
+    use burn::backend::autodiff::checkpoint::strategy::{BalancedCheckpointing, NoCheckpointing};
+    use burn::backend::GradientCheckpointingStrategy as Strategy;
+    let device = x.device();
+    let mixed = mixed && coop_matmul_available(&device);
+    if !crate::ops::kernel::is_wgsl_device(&device) || reference_requested() {
+        // the reference, except that mixed precision keeps its tensor-core products
+        if mixed && fits_coop(&x, w) {
+            let y = match device.gradient_checkpointing_strategy() {
+                None => forward(x, w.clone(), None, true),
+                Some(Strategy::Balanced) => autodiff::linear_autodiff::<BalancedCheckpointing>(x, w.clone(), None, Plan::REFERENCE_MIXED),
+                Some(_) => autodiff::linear_autodiff::<NoCheckpointing>(x, w.clone(), None, Plan::REFERENCE_MIXED),
+            };
+            return add_bias(y, b);
+        }
+        return add_bias(x.matmul(w.clone().transpose()), b);
+    }
+    let plan = Plan { mixed, fast_backward: true };
+    match device.gradient_checkpointing_strategy() {
+        None => forward(x, w.clone(), b.cloned(), mixed),
+        Some(Strategy::Balanced) => autodiff::linear_autodiff::<BalancedCheckpointing>(x, w.clone(), b.cloned(), plan),
+        Some(_) => autodiff::linear_autodiff::<NoCheckpointing>(x, w.clone(), b.cloned(), plan),
+    }
+}
+
+fn add_bias(y: Tensor<2>, b: Option<&Tensor<1>>) -> Tensor<2> {
+    match b {
+        Some(b) => y + b.clone().unsqueeze_dim(0),
+        None => y,
+    }
+}
+
+/// `RANKMAMBA_REFERENCE_LINEAR=1`: burn's autodiff backward for the linear layers (for the
+/// side-by-side benchmark, BENCHMARKS.md §5).
+fn reference_requested() -> bool {
+    std::env::var("RANKMAMBA_REFERENCE_LINEAR").is_ok_and(|v| v == "1")
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    /// tensor-core products where the sizes fit
+    mixed: bool,
+    /// split-K weight gradient and the WGSL bias gradient (else burn's)
+    fast_backward: bool,
+}
+
+impl Plan {
+    const REFERENCE_MIXED: Plan = Plan { mixed: true, fast_backward: false };
+}
+
+fn fits_coop(x: &Tensor<2>, w: &Tensor<2>) -> bool {
+    let ([m, k], n) = (x.dims(), w.dims()[0]);
+    fits(m, n, k)
+}
+
+/// Every side a multiple of the tensor-core kernel's block (also a multiple of its K step), so
+/// the forward and both backward products fit it.
+fn fits(m: usize, n: usize, k: usize) -> bool {
+    [m, n, k].iter().all(|s| s % BLOCK_M == 0 && s % BLOCK_N == 0 && s % STEP_K == 0)
+}
+
+/// `a · b` on the tensor cores when `mixed` and the sizes fit, else burn's f32 matmul (also
+/// where the kernel declines, e.g. an adapter whose subgroup size varies).
+fn product(a: Tensor<2>, b: Tensor<2>, mixed: bool) -> Tensor<2> {
+    let ([m, k], n) = (a.dims(), b.dims()[1]);
+    if mixed && m % BLOCK_M == 0 && n % BLOCK_N == 0 && k % STEP_K == 0 {
+        if let Ok(c) = matmul_coop(a.clone(), b.clone()) {
+            return c;
+        }
+    }
+    a.matmul(b)
+}
+
+fn forward(x: Tensor<2>, w: Tensor<2>, b: Option<Tensor<1>>, mixed: bool) -> Tensor<2> {
+    add_bias(product(x, w.transpose(), mixed), b.as_ref())
+}
+
+/// Output tiles of a matmul (burn's and the tensor-core kernel's are at least 64 × 64) that
+/// keep a large GPU busy; below this the weight gradient is split along its inner size.
+const BUSY_TILES: usize = 1024;
+/// The fewest rows a split-K chunk keeps.
+const MIN_CHUNK_ROWS: usize = 256;
+
+/// Chunks of the `m` rows for dW (n, k) = dyᵀ (n, m) · x (m, k): a power of two dividing `m`.
+fn split_k(m: usize, n: usize, k: usize) -> usize {
+    let tiles = n.div_ceil(64) * k.div_ceil(64);
+    let mut s = 1;
+    while tiles * s < BUSY_TILES && m % (2 * s) == 0 && m / (2 * s) >= MIN_CHUNK_ROWS {
+        s *= 2;
+    }
+    s
+}
+
+/// dW = dyᵀ · x for dy (m, n), x (m, k).
+fn weight_grad(dy: Tensor<2>, x: Tensor<2>, plan: Plan) -> Tensor<2> {
+    let ([m, n], k) = (dy.dims(), x.dims()[1]);
+    if plan.mixed && fits(m, n, k) || !plan.fast_backward {
+        return product(dy.transpose(), x, plan.mixed);
+    }
+    let s = split_k(m, n, k);
+    if s == 1 {
+        return dy.transpose().matmul(x);
+    }
+    let parts = dy.reshape([s, m / s, n]).swap_dims(1, 2).matmul(x.reshape([s, m / s, k])); // (s, n, k)
+    sum_rows(parts.reshape([s, n * k])).reshape([n, k])
+}
+
+fn bias_grad(dy: Tensor<2>, plan: Plan) -> Tensor<1> {
+    if plan.fast_backward {
+        sum_rows(dy)
+    } else {
+        dy.sum_dim(0).squeeze_dim(0)
+    }
+}
+
+mod autodiff {
+    //! [`linear`](super::linear) under burn's autodiff: the forward keeps x and w (f32); the
+    //! registered backward computes dx = dy · w, dw = dyᵀ · x and db = Σ_rows dy.
+    use super::{bias_grad, forward, product, weight_grad, Plan};
+    use crate::ops::kernel::{plain, raw};
+    use burn::backend::autodiff::checkpoint::base::Checkpointer;
+    use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+    use burn::backend::autodiff::grads::Gradients;
+    use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+    use burn::backend::autodiff::NodeId;
+    use burn::backend::wgpu::{CubeBackend, CubeTensor};
+    use burn::backend::{Autodiff, DispatchKindConversion, DispatchTensor};
+    use burn::tensor::Tensor;
+
+    #[derive(Debug)]
+    struct LinearBackward(Plan);
+
+    #[derive(Debug)]
+    struct LinearBiasBackward(Plan);
+
+    type State = (CubeTensor, CubeTensor);
+
+    /// dx and dw into `grads` for the parents that want them.
+    fn input_grads(plan: Plan, dy: &Tensor<2>, state: State, px: Option<NodeId>, pw: Option<NodeId>, grads: &mut Gradients) {
+        let (x, w) = (plain::<2>(state.0), plain::<2>(state.1));
+        if let Some(id) = px {
+            grads.register::<CubeBackend>(id, raw(product(dy.clone(), w, plan.mixed)));
+        }
+        if let Some(id) = pw {
+            grads.register::<CubeBackend>(id, raw(weight_grad(dy.clone(), x, plan)));
+        }
+    }
+
+    impl Backward<CubeBackend, 2> for LinearBackward {
+        type State = State;
+        fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+            let dy = plain::<2>(grads.consume::<CubeBackend>(&ops.node));
+            let [px, pw] = ops.parents;
+            input_grads(self.0, &dy, ops.state, px.map(|n| n.id), pw.map(|n| n.id), grads);
+        }
+    }
+
+    impl Backward<CubeBackend, 3> for LinearBiasBackward {
+        type State = State;
+        fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+            let dy = plain::<2>(grads.consume::<CubeBackend>(&ops.node));
+            let [px, pw, pb] = ops.parents;
+            if let Some(node) = pb {
+                grads.register::<CubeBackend>(node.id, raw(bias_grad(dy.clone(), self.0)));
+            }
+            input_grads(self.0, &dy, ops.state, px.map(|n| n.id), pw.map(|n| n.id), grads);
+        }
+    }
+
+    pub fn linear_autodiff<C: CheckpointStrategy>(x: Tensor<2>, w: Tensor<2>, b: Option<Tensor<1>>, plan: Plan) -> Tensor<2>
+    where
+        DispatchTensor: DispatchKindConversion<Autodiff<CubeBackend, C>>,
+    {
+        type Ad<C> = Autodiff<CubeBackend, C>;
+        let x = x.try_into_primitive::<Ad<C>>().expect("x on the autodiff device");
+        let w = w.try_into_primitive::<Ad<C>>().expect("w on the autodiff device");
+        let b = b.map(|b| b.try_into_primitive::<Ad<C>>().expect("b on the autodiff device"));
+        let (xn, wn) = (x.node(), w.node());
+        let (x, w) = (x.into_primitive(), w.into_primitive());
+        let out = |bias: Option<CubeTensor>| raw(forward(plain(x.clone()), plain::<2>(w.clone()), bias.map(plain::<1>), plan.mixed));
+        let res = match b {
+            None => match LinearBackward(plan).prepare::<C>([xn, wn]).compute_bound().stateful() {
+                OpsKind::Tracked(prep) => prep.finish((x.clone(), w.clone()), out(None)),
+                OpsKind::UnTracked(prep) => prep.finish(out(None)),
+            },
+            Some(b) => {
+                let bn = b.node();
+                let b = b.into_primitive();
+                match LinearBiasBackward(plan).prepare::<C>([xn, wn, bn]).compute_bound().stateful() {
+                    OpsKind::Tracked(prep) => prep.finish((x.clone(), w.clone()), out(Some(b))),
+                    OpsKind::UnTracked(prep) => prep.finish(out(Some(b))),
+                }
+            }
+        };
+        Tensor::<2>::from_primitive::<Ad<C>>(res)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_k;
+
+    #[test]
+    fn split_k_only_for_small_outputs_and_divides_the_rows() {
+        // a 64 × 512 Mamba-130m step: x_proj's and dt_proj's weight gradients split, in_proj's
+        // hardly
+        assert_eq!(split_k(32768, 80, 1536), 32);
+        assert_eq!(split_k(32768, 1536, 48), 64);
+        assert_eq!(split_k(32768, 3072, 768), 2);
+        assert_eq!(split_k(100, 5, 7), 1);
+        for &(m, n, k) in &[(32768, 80, 1536), (4096 * 3, 10, 10), (1000, 3, 3), (1, 1, 1)] {
+            let s = split_k(m, n, k);
+            assert!(m % s == 0 && (s == 1 || m / s >= super::MIN_CHUNK_ROWS), "{m}×{n}×{k}: {s}");
+        }
+    }
+}
