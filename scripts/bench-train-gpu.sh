@@ -89,7 +89,7 @@ PY
         --groups /tmp/data/groups.tsv --queries /tmp/data/queries.tsv --collection /tmp/data/collection.tsv \
         --max-steps 1000 --warmup-steps 1 --save-every 1000000 --stop-after "$steps" 2>&1 | tail -3 | tee "$out/train-$tag.txt" || true
       cp "/tmp/run-$tag/log.jsonl" "$out/log-$tag.jsonl" 2>/dev/null || true
-      # the device tool brings back few files: the profile as one summary per step 2 + an archive
+      # the device tool brings back few files: summaries of steps 2 and 3, and the log compressed
       if [ "${PROFILE:-0}" = 1 ] && [ -f "$out/profile-$tag.log" ]; then
         for k in 2 3; do python3 scripts/profile_summary.py "$out/profile-$tag.log" --step $k --top 40 > "$out/profile-$tag-step$k.txt" 2>&1 || true; done
         xz -T0 "$out/profile-$tag.log"
