@@ -9,9 +9,11 @@ name (or per variant), largest first.
 
 cubecl writes the log from a background task that falls behind the GPU, so the log of a run
 that exits ends early, and its first steps include compilation and autotuning. `--step K` keeps
-only the launches of training step K: a step starts at the first launch of `--marker` (default
-`SelectKernel`, the embedding lookup that opens the forward pass; BERT's embeddings launch it
-more than once in a row, so consecutive markers count once).
+one step's worth of launches: from the K-th launch of `--marker` to the next. The default marker
+is `PrngKernel`, the dropout mask before the ranking head, drawn once per step at the end of the
+forward pass: the window holds the backward pass and optimizer update of step K and the forward
+pass of step K + 1. (The embedding lookup is no marker: the Mamba's last-token pooling launches
+the same select kernel.)
 """
 import argparse
 import re
@@ -26,7 +28,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("log")
     ap.add_argument("--step", type=int, help="only training step K (1-based; see above)")
-    ap.add_argument("--marker", default="SelectKernel", help="the kernel that opens a step")
+    ap.add_argument("--marker", default="PrngKernel", help="a kernel launched once per step")
     ap.add_argument("--top", type=int, default=30)
     ap.add_argument("--by-variant", action="store_true", help="keep the hash suffix")
     a = ap.parse_args()
@@ -37,16 +39,14 @@ def main():
             if m:
                 launches.append((float(m.group(1)) * UNITS[m.group(2)], m.group(3)))
     if a.step is not None:
-        step, prev, kept = 0, False, []
+        step, kept = 0, []
         for d, full in launches:
-            is_marker = re.sub(r"_[0-9a-f]{6,}$", "", full) == a.marker
-            if is_marker and not prev:
+            if re.sub(r"_[0-9a-f]{6,}$", "", full) == a.marker:
                 step += 1
-            prev = is_marker
             if step == a.step:
                 kept.append((d, full))
         if step <= a.step:
-            sys.exit(f"{a.log}: the log ends before step {a.step} is complete ({step} starts of `{a.marker}` found)")
+            sys.exit(f"{a.log}: the log ends before step {a.step} is complete ({step} launches of `{a.marker}` found)")
         launches = kept
     time, count = defaultdict(float), defaultdict(int)
     for d, full in launches:

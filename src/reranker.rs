@@ -318,7 +318,7 @@ impl Reranker {
         let mut scores = vec![0f32; seqs.len()];
         let mut done = 0;
         for chunk in self.plan(seqs, self.options.batch_size)? {
-            let out = self.forward_batch(&chunk, seqs)?;
+            let out = self.forward_batch(&chunk, seqs, 1)?;
             let data = out.try_into_data().map_err(|e| Error::Backend(format!("reading scores back: {e:?}")))?;
             store_scores(&mut scores, &chunk, data)?;
             done += chunk.len();
@@ -339,7 +339,7 @@ impl Reranker {
     /// Score the next batch of `job`, awaiting the readback; false once every batch is done.
     pub async fn step_async(&self, job: &mut ScoreJob) -> Result<bool> {
         let Some(chunk) = job.batches.get(job.next) else { return Ok(false) };
-        let out = self.forward_batch(chunk, &job.seqs)?;
+        let out = self.forward_batch(chunk, &job.seqs, 1)?;
         let data = out.into_data_async().await.map_err(|e| Error::Backend(format!("reading scores back: {e:?}")))?;
         store_scores(&mut job.scores, chunk, data)?;
         job.done += chunk.len();
@@ -410,10 +410,15 @@ impl Reranker {
         out
     }
 
-    /// The scores of one batch (input indices into `seqs`), still on the device.
-    fn forward_batch(&self, chunk: &[usize], seqs: &[Encoded]) -> Result<Tensor<1>> {
+    /// The scores of one batch (input indices into `seqs`), still on the device. Right-padded
+    /// batches are padded to a multiple of `pad_multiple` tokens (within `max_length`), which
+    /// changes no score: the decoders are causal and read the last real token, the encoder masks
+    /// its pads.
+    fn forward_batch(&self, chunk: &[usize], seqs: &[Encoded], pad_multiple: usize) -> Result<Tensor<1>> {
         let batch: Vec<&Encoded> = chunk.iter().map(|&i| &seqs[i]).collect();
-        let width = batch.iter().map(|s| s.ids.len()).max().unwrap_or(0);
+        let longest = batch.iter().map(|s| s.ids.len()).max().unwrap_or(0);
+        let left_pad = self.options.mode == Mode::RankMambaV1 && matches!(self.text, Text::Decoder(_));
+        let width = if left_pad { longest } else { longest.next_multiple_of(pad_multiple.max(1)).min(self.options.max_length.max(longest)) };
         let pad_id = match &self.text {
             Text::Decoder(t) => t.eos_id as i64,
             Text::Encoder(_) => 0,
@@ -423,7 +428,6 @@ impl Reranker {
         let mut last = Vec::with_capacity(batch.len());
         for s in &batch {
             let pad = width - s.ids.len();
-            let left_pad = self.options.mode == Mode::RankMambaV1 && matches!(self.text, Text::Decoder(_));
             match left_pad {
                 // right padding: positions after the last real token cannot reach it (causal),
                 // and the encoder masks them (RankMamba's encoders pad right with a mask too)
@@ -457,6 +461,10 @@ impl Reranker {
     }
 }
 
+/// Training batches are padded to a multiple of this many tokens (as `pad_to_multiple_of=8` in
+/// transformers): with 8 groups of 8 sequences every batch has a multiple of 512 rows.
+pub const TRAIN_PAD_MULTIPLE: usize = 8;
+
 /// What training needs from a loaded model: a differentiable forward over whole groups, the
 /// parameters to visit and update, and the names to save them under (`crate::train`).
 impl Reranker {
@@ -466,10 +474,13 @@ impl Reranker {
     }
 
     /// Scores of `seqs` in order, still on the device (differentiable on an autodiff device).
+    /// The batch is padded to a multiple of [`TRAIN_PAD_MULTIPLE`] tokens, so that its rows
+    /// (batch × length) fit the tensor-core matmul's blocks in mixed precision and the kernels
+    /// see few distinct shapes (each new one is autotuned).
     pub fn forward_scores(&self, seqs: &[Encoded]) -> Result<Tensor<1>> {
         self.check(seqs)?;
         let all: Vec<usize> = (0..seqs.len()).collect();
-        self.forward_batch(&all, seqs)
+        self.forward_batch(&all, seqs, TRAIN_PAD_MULTIPLE)
     }
 
     /// The gradients of the model's parameters out of a backward pass.

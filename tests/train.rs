@@ -215,6 +215,28 @@ impl ModuleMapper for Nudge<'_> {
     }
 }
 
+/// The training forward pads its batch to a multiple of 8 tokens; the scores are those of
+/// scoring, which pads to the longest sequence only.
+#[test]
+fn the_training_forward_pads_without_changing_scores() {
+    for fixture in ["tiny-hf", "tiny-bert"] {
+        let r = Reranker::load_on(&fixtures().join(fixture), cpu(), "cpu", RerankerOptions { max_length: 128, ..Default::default() }).unwrap();
+        // a longest document that needs padding with this tokenizer
+        let seqs: Vec<Encoded> = (0..8)
+            .map(|k| {
+                let long = format!("Castles are old, and the castle on the hill is the oldest{}.", " of all".repeat(k));
+                ["A comet is described because the comet matters.", "A tiger appears.", long.as_str(), "Robots."].iter().map(|d| r.encode_pair("what is a comet?", d).unwrap()).collect::<Vec<_>>()
+            })
+            .find(|seqs| seqs.iter().map(|s| s.ids.len()).max().unwrap() % 8 != 0)
+            .unwrap();
+        let want = r.score_encoded(&seqs, &mut |_| {}).unwrap();
+        let got = r.forward_scores(&seqs).unwrap().into_data().try_to_vec::<f32>().unwrap();
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() <= 1e-5 * w.abs().max(1.0), "{fixture}: {got:?} vs {want:?}");
+        }
+    }
+}
+
 fn loss_of(r: &Reranker, seqs: &[Encoded]) -> Tensor<1> {
     lce_loss(r.forward_scores(seqs).unwrap(), seqs.len() / 4, 4)
 }
