@@ -11,13 +11,11 @@
 use super::{expect_shape, fresh_head, param, Fields};
 use crate::error::{Error, Result};
 use crate::loader::{HostTensor, TensorSet};
+use crate::ops::causal_conv::causal_conv1d_silu;
 use crate::ops::selective_scan::{selective_scan, ScanInputs};
 use crate::ops::{linear3, linear3_with, rms_norm};
 use burn::nn::{Dropout, DropoutConfig};
 use burn::module::{Module, Param};
-use burn::tensor::activation::silu;
-use burn::tensor::module::conv1d;
-use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -450,20 +448,13 @@ impl MambaReranker {
 impl MambaMixer {
     /// x (batch, len, d), already normed → (batch, len, d).
     pub fn forward(&self, x: Tensor<3>, cfg: &MambaConfig) -> Tensor<3> {
-        let [_, l, _] = x.dims();
-        let (e, n, r, k) = (cfg.intermediate_size, cfg.state_size, cfg.dt_rank, cfg.conv_kernel);
+        let (e, n, r) = (cfg.intermediate_size, cfg.state_size, cfg.dt_rank);
         let xz = linear3_with(x, &self.in_proj.val(), self.in_proj_bias.as_ref().map(|p| p.val()).as_ref(), cfg.mixed_precision);
         let xs = xz.clone().narrow(2, 0, e);
         let z = xz.narrow(2, e, e);
 
-        // causal depthwise conv: pad K−1 on the left only, so output t sees inputs t−K+1..t
-        let conv = conv1d(
-            xs.swap_dims(1, 2),
-            self.conv_weight.val(),
-            self.conv_bias.as_ref().map(|p| p.val()),
-            ConvOptions::new_with_padding([1], [(k - 1, 0)], [1], e),
-        );
-        let u = silu(conv.narrow(2, 0, l).swap_dims(1, 2)); // (batch, len, E)
+        // causal depthwise conv + SiLU: output t sees inputs t−K+1..t
+        let u = causal_conv1d_silu(xs, self.conv_weight.val(), self.conv_bias.as_ref().map(|p| p.val())); // (batch, len, E)
 
         let x_dbl = linear3(u.clone(), &self.x_proj.val(), None); // (batch, len, R + 2N)
         let dt_low = x_dbl.clone().narrow(2, 0, r);

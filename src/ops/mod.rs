@@ -2,6 +2,7 @@
 //! (`shaders/`) plug in behind the same signatures.
 
 pub mod attention;
+pub mod causal_conv;
 pub mod kernel;
 pub mod linear;
 pub mod matmul;

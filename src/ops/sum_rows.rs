@@ -48,9 +48,16 @@ pub fn sum_rows(x: Tensor<2>) -> Tensor<1> {
 
 /// Row chunks for one pass over `rows` rows of `groups` column groups: (chunks, rows per chunk).
 fn plan(rows: usize, groups: usize, max_chunks: usize) -> (usize, usize) {
-    let want = TARGET_THREADS.div_ceil(groups.max(1)).min(rows.div_ceil(MIN_ROWS_PER_THREAD)).clamp(1, max_chunks.max(1));
-    let per = rows.div_ceil(want);
-    (rows.div_ceil(per), per)
+    row_chunks(rows, groups, TARGET_THREADS, MIN_ROWS_PER_THREAD, max_chunks)
+}
+
+/// How kernels with one thread per (column group, chunk of rows) split `rows`: about `threads`
+/// threads, at least `min_rows` rows each (unless there are fewer), at most `max_chunks` chunks
+/// (the device's dispatch limit): (chunks, rows per chunk).
+pub(crate) fn row_chunks(rows: usize, groups: usize, threads: usize, min_rows: usize, max_chunks: usize) -> (usize, usize) {
+    let want = threads.div_ceil(groups.max(1)).min(rows.div_ceil(min_rows.max(1))).clamp(1, max_chunks.max(1));
+    let per = rows.div_ceil(want).max(1);
+    (rows.div_ceil(per).max(1), per)
 }
 
 /// The kernel, pass after pass, on a contiguous f32 (rows, cols): (1, cols).
