@@ -77,11 +77,11 @@ PY
       kill $p; sort -n /tmp/mem.txt | tail -1 > /tmp/peak.txt; return $rc
     }
     # RUNS: model:precision[:ref] (mixed precision: the linear layers that fit on tensor cores;
-    # ref: burn's autodiff backward for the linear layers, RANKMAMBA_REFERENCE_LINEAR=1)
+    # ref: burn's own ops instead of rankmamba's training kernels, RANKMAMBA_REFERENCE_OPS=1)
     for spec in ${RUNS:-mamba-130m:f32 mamba-130m:mixed bert-base:f32}; do
       IFS=: read -r model prec variant <<< "$spec"
       tag="$model-$prec${variant:+-$variant}"
-      export RANKMAMBA_REFERENCE_LINEAR=$([ "$variant" = ref ] && echo 1 || echo 0)
+      export RANKMAMBA_REFERENCE_OPS=$([ "$variant" = ref ] && echo 1 || echo 0)
       rm -rf "/tmp/run-$tag"
       # PROFILE=1: cubecl's per-kernel log (every launch with its duration; steps run slower)
       if [ "${PROFILE:-0}" = 1 ]; then export CUBECL_DEBUG_OPTION=profile CUBECL_DEBUG_LOG="$out/profile-$tag.log"; fi

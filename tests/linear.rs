@@ -31,7 +31,11 @@ fn rel(a: &[f32], b: &[f32]) -> f64 {
 fn sum_rows_matches_an_f64_sum() {
     let Some(dev) = wgpu() else { return };
     // several passes (100000 rows: five), scalar and vec4 columns, one row, one column
-    for &(rows, cols) in &[(100_000, 3), (100_000, 4), (4099, 12), (1, 8), (37, 1), (32768, 20)] {
+    let mut shapes = vec![(100_000, 3), (100_000, 4), (4099, 12), (1, 8), (37, 1), (32768, 20)];
+    if std::env::var("RANKMAMBA_TRAINING_SHAPES").as_deref() == Ok("1") {
+        shapes.push((32768, 768));
+    }
+    for &(rows, cols) in &shapes {
         let x = Tensor::<2>::random([rows, cols], Distribution::Uniform(-1.0, 1.0), &dev);
         let host = v(x.clone());
         let want: Vec<f32> = (0..cols).map(|j| (0..rows).map(|i| host[i * cols + j] as f64).sum::<f64>() as f32).collect();
@@ -64,7 +68,10 @@ fn check(dev: &burn::tensor::Device, m: usize, n: usize, k: usize, bias: bool, m
             continue;
         }
         let e = rel(a, b);
-        assert!(e <= 1e-5, "{m}×{k} · ({n}×{k})ᵀ, bias {bias}, mixed {mixed}: {name} relative error {e:e}");
+        // tensor cores round the inputs to f16
+        let bound = if mixed && rankmamba::ops::matmul::coop_matmul_available(&dev) { 1e-2 } else { 1e-5 };
+        eprintln!("{m}×{k} · ({n}×{k})ᵀ, bias {bias}, mixed {mixed}: {name} relative error {e:e}");
+        assert!(e <= bound, "{m}×{k} · ({n}×{k})ᵀ, bias {bias}, mixed {mixed}: {name} relative error {e:e}");
     }
 }
 
@@ -80,6 +87,13 @@ fn linear_and_its_gradients_match_burns_autodiff() {
     check(&dev, 300, 64, 96, true, false);
     if !coop {
         check(&dev, 4096, 12, 24, true, true);
+    }
+    // Mamba-130m's x_proj and dt_proj and BERT-base's FFN output in a 64 × 512 training step
+    // (slow on a CPU adapter: GPU runs only)
+    if std::env::var("RANKMAMBA_TRAINING_SHAPES").as_deref() == Ok("1") {
+        check(&dev, 32768, 80, 1536, false, false);
+        check(&dev, 32768, 1536, 48, false, false);
+        check(&dev, 32768, 768, 3072, true, coop);
     }
 }
 

@@ -12,7 +12,7 @@
 //!   the kernel's blocks; weights, gradients and bias stay f32.
 //!
 //! The reference is burn's autodiff of `x.matmul(wᵀ) + b` (every backend but WGSL-on-wgpu, and
-//! `RANKMAMBA_REFERENCE_LINEAR=1`, which the benchmarks use to compare both in one run).
+//! wgpu with `RANKMAMBA_REFERENCE_OPS=1`, see [`crate::ops::reference_ops`]).
 
 use crate::ops::matmul::{coop_matmul_available, matmul_coop, BLOCK_M, BLOCK_N, STEP_K};
 use crate::ops::sum_rows::sum_rows;
@@ -24,7 +24,7 @@ pub fn linear(x: Tensor<2>, w: &Tensor<2>, b: Option<&Tensor<1>>, mixed: bool) -
     use burn::backend::GradientCheckpointingStrategy as Strategy;
     let device = x.device();
     let mixed = mixed && coop_matmul_available(&device);
-    if !crate::ops::kernel::is_wgsl_device(&device) || reference_requested() {
+    if !crate::ops::kernel::is_wgsl_device(&device) || crate::ops::reference_ops() {
         // the reference, except that mixed precision keeps its tensor-core products
         if mixed && fits_coop(&x, w) {
             let y = match device.gradient_checkpointing_strategy() {
@@ -49,12 +49,6 @@ fn add_bias(y: Tensor<2>, b: Option<&Tensor<1>>) -> Tensor<2> {
         Some(b) => y + b.clone().unsqueeze_dim(0),
         None => y,
     }
-}
-
-/// `RANKMAMBA_REFERENCE_LINEAR=1`: burn's autodiff backward for the linear layers (for the
-/// side-by-side benchmark, BENCHMARKS.md §5).
-fn reference_requested() -> bool {
-    std::env::var("RANKMAMBA_REFERENCE_LINEAR").is_ok_and(|v| v == "1")
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -12,6 +12,14 @@ pub mod sum_rows;
 use burn::backend::wgpu::SourceTemplate;
 use burn::tensor::Tensor;
 
+/// `RANKMAMBA_REFERENCE_OPS=1` runs the training-only kernels' references on wgpu too (the
+/// linear layers' backward, the causal conv): burn's own ops, for benchmarking both side by side
+/// in one run (BENCHMARKS.md §5). The scan and attention kernels stay.
+pub fn reference_ops() -> bool {
+    static REFERENCE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *REFERENCE.get_or_init(|| std::env::var("RANKMAMBA_REFERENCE_OPS").is_ok_and(|v| v == "1"))
+}
+
 /// `x · wᵀ (+ b)` for `x` of shape (batch, len, in) and a PyTorch-layout weight (out, in).
 pub fn linear3(x: Tensor<3>, weight: &Tensor<2>, bias: Option<&Tensor<1>>) -> Tensor<3> {
     linear3_with(x, weight, bias, false)

@@ -10,8 +10,10 @@
 //! newest: data order, sampling and dropout derive from (seed, step), so a resumed run repeats
 //! the uninterrupted one exactly (bitwise on the CPU).
 
+pub mod adamw;
 pub mod data;
 
+pub use adamw::FusedAdamW;
 pub use data::{DataSpec, Group, TrainData};
 
 use crate::error::{Error, Result};
@@ -26,7 +28,7 @@ use burn::optim::lr_scheduler::linear::LinearLrSchedulerConfig;
 use burn::optim::lr_scheduler::sequential::SequentialLrSchedulerConfig;
 use burn::optim::lr_scheduler::module_lr_scheduler::{ModuleLearningRate, ModuleLrScheduler};
 use burn::optim::lr_scheduler::{LrSchedulerConfig, LrSchedulerRecord};
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer, MultiGradientsParams, OptimizerRecord};
+use burn::optim::{GradientsParams, ModuleOptimizer, MultiGradientsParams, OptimizerRecord};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
@@ -428,15 +430,10 @@ impl Trainer {
             other => return Err(Error::Input(format!("precision `{other}` is not one of f32, mixed"))),
         }
 
-        let mut adamw = AdamWConfig::new()
-            .with_beta_1(config.beta_1)
-            .with_beta_2(config.beta_2)
-            .with_epsilon(config.epsilon)
-            .with_weight_decay(config.weight_decay);
+        let mut optim = ModuleOptimizer::from(FusedAdamW::new(config.beta_1, config.beta_2, config.epsilon, config.weight_decay));
         if let Some(c) = config.clip_norm {
-            adamw = adamw.with_grad_clipping(Some(GradientClippingConfig::Norm(c)));
+            optim = optim.with_grad_clipping(GradientClippingConfig::Norm(c).init());
         }
-        let mut optim = adamw.init();
         let total = state.as_ref().map(|s| s.total_steps).unwrap_or_else(|| total_steps(&config, groups_per_epoch));
         let mut sched = scheduler(&config, total)?;
         let step = state.as_ref().map(|s| s.step).unwrap_or(0);
