@@ -43,7 +43,7 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> states: array<f32>; // (batch, n_chunks, d_inner, 2N): chunk start h at [0, N)
 @group(0) @binding(6) var<storage, read_write> dout: array<f32>;   // (batch, len, d_inner)
 @group(0) @binding(7) var<storage, read_write> dx: array<f32>;     // (3, batch, len, d_inner): du | d(delta) | dz
-@group(0) @binding(8) var<storage, read_write> dbc: array<f32>;    // (batch, len, n_groups, 2N): partial dB | dC
+@group(0) @binding(8) var<storage, read_write> dbc: array<f32>;    // (n_groups, batch, len, 2N): partial dB | dC (group-major: summed as rows)
 @group(0) @binding(9) var<storage, read_write> dchan: array<f32>;  // (batch, d_inner, N + 2): dA | dD | dbias per sequence
 @group(0) @binding(10) var<uniform> p: Params;
 
@@ -135,7 +135,7 @@ fn main(
             }
             var du = dd * dy;
             var ddt = 0.0;
-            let out_row = ((b * p.len + t) * p.n_groups + group) * 2u * N;
+            let out_row = ((group * p.batch + b) * p.len + t) * 2u * N;
             // this channel's dB_t | dC_t contributions, summed across the subgroup below
             var parts: array<f32, 2u * N>;
             for (var n = 0u; n < N; n++) {

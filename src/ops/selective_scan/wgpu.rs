@@ -10,6 +10,7 @@
 use super::ScanInputs;
 pub use crate::ops::InputFormat;
 use crate::ops::kernel::{arguments, client_of, cube, kernel_id, plain};
+use crate::ops::sum_rows::sum_rows;
 use burn::backend::wgpu::{CubeDim, CubeTensor, KernelSource, SourceKernel, SourceTemplate};
 use burn::cubecl::prelude::{CubeCount, KernelId};
 use burn::tensor::{DType, Shape, Tensor, TensorData};
@@ -288,7 +289,7 @@ pub fn backward(x: ScanInputs, chunk_states: Option<Tensor<4>>, dout: Tensor<3>,
     let fill = if opts.poison { f32::NAN } else { 0.0 };
     let dx = Tensor::<4>::full([3, batch, len, d_inner], fill, &device);
     // slots of subgroups larger than the minimum stay zero
-    let dbc = Tensor::<4>::zeros([batch, len, n_groups as usize, 2 * n], &device);
+    let dbc = Tensor::<4>::zeros([n_groups as usize, batch, len, 2 * n], &device);
     let dchan = Tensor::<3>::full([batch, d_inner, n + 2], fill, &device);
     let (u, delta, z, bc, chan, states, dout) = (cube(x.u), cube(x.delta), cube(z), cube(bc), cube(chan), cube(states), cube(dout));
     let (dx, dbc, dchan) = (cube(dx), cube(dbc), cube(dchan));
@@ -309,8 +310,10 @@ pub fn backward(x: ScanInputs, chunk_states: Option<Tensor<4>>, dout: Tensor<3>,
         client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(plan.workgroup))), count, args);
     }
     let dx = plain::<4>(dx);
-    let dbc = plain::<4>(dbc).sum_dim(2).reshape([batch, len, 2 * n]);
-    let dchan = plain::<3>(dchan).sum_dim(0).reshape([d_inner, n + 2]);
+    // the partials summed as rows of a matrix (burn's reductions along an outer axis leave most
+    // of a GPU idle: ops::sum_rows)
+    let dbc = sum_rows(plain::<4>(dbc).reshape([n_groups as usize, batch * len * 2 * n])).reshape([batch, len, 2 * n]);
+    let dchan = sum_rows(plain::<3>(dchan).reshape([batch, d_inner * (n + 2)])).reshape([d_inner, n + 2]);
     let plane = |i: usize| dx.clone().narrow(0, i, 1).reshape([batch, len, d_inner]);
     ScanGrads {
         u: plane(0),
