@@ -32,12 +32,7 @@ pub fn lin_apply(x: Tensor<3>, lin: &Linear, mixed: bool) -> Tensor<3> {
 }
 
 pub fn layer_norm(x: Tensor<3>, n: &LayerNorm, eps: f64) -> Tensor<3> {
-    let mean = x.clone().mean_dim(2);
-    let centered = x - mean;
-    let var = centered.clone().powi_scalar(2).mean_dim(2);
-    let g: Tensor<3> = n.weight.val().unsqueeze();
-    let b: Tensor<3> = n.bias.val().unsqueeze();
-    centered.div(var.add_scalar(eps).sqrt()).mul(g).add(b)
+    crate::ops::norm::layer_norm(x, n.weight.val(), n.bias.val(), eps)
 }
 
 /// The weights of a transformer checkpoint by canonical name (model prefix stripped), with

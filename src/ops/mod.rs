@@ -6,15 +6,17 @@ pub mod causal_conv;
 pub mod kernel;
 pub mod linear;
 pub mod matmul;
+pub mod norm;
 pub mod selective_scan;
 pub mod sum_rows;
 
 use burn::backend::wgpu::SourceTemplate;
 use burn::tensor::Tensor;
 
-/// `RANKMAMBA_REFERENCE_OPS=1` runs the training-only kernels' references on wgpu too (the
-/// linear layers' backward, the causal conv): burn's own ops, for benchmarking both side by side
-/// in one run (BENCHMARKS.md §5). The scan and attention kernels stay.
+/// `RANKMAMBA_REFERENCE_OPS=1` runs burn's own ops on wgpu where rankmamba has kernels of its
+/// own for training (the linear layers' backward, the causal conv, the norms, AdamW), to
+/// benchmark both side by side in one run (BENCHMARKS.md §5). The scan and attention kernels
+/// stay.
 pub fn reference_ops() -> bool {
     static REFERENCE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *REFERENCE.get_or_init(|| std::env::var("RANKMAMBA_REFERENCE_OPS").is_ok_and(|v| v == "1"))
@@ -32,11 +34,9 @@ pub fn linear3_with(x: Tensor<3>, weight: &Tensor<2>, bias: Option<&Tensor<1>>, 
     linear::linear(x.reshape([b * l, i]), weight, bias, mixed).reshape([b, l, out])
 }
 
-/// RMSNorm over the last dim: `x / sqrt(mean(x²) + eps) · g` (weight only, f32).
+/// RMSNorm over the last dim: `x / sqrt(mean(x²) + eps) · g` (weight only, f32; see [`norm`]).
 pub fn rms_norm<const D: usize>(x: Tensor<D>, weight: &Tensor<1>, eps: f64) -> Tensor<D> {
-    let rms = x.clone().powi_scalar(2).mean_dim(D - 1).add_scalar(eps).sqrt();
-    let g: Tensor<D> = weight.clone().unsqueeze();
-    x.div(rms).mul(g)
+    norm::rms_norm(x, weight.clone(), eps)
 }
 
 /// How a kernel reads its f32-or-f16 inputs (the scan's u, Δ, z; attention's q, k, v).
