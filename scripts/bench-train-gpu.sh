@@ -85,9 +85,11 @@ PY
       rm -rf "/tmp/run-$tag"
       # PROFILE=1: cubecl's per-kernel log (every launch with its duration; steps run slower)
       if [ "${PROFILE:-0}" = 1 ]; then export CUBECL_DEBUG_OPTION=profile CUBECL_DEBUG_LOG="$out/profile-$tag.log"; fi
+      # the recipe's 1000 warmup steps: the timed steps run at a tiny lr, so a random init does
+      # not diverge (it did in f16 at full lr); the time of a step does not depend on the lr
       peak timeout 240 /tmp/bin/train --model "/tmp/m/$model" --output "/tmp/run-$tag" --device wgpu --precision "$prec" \
         --groups /tmp/data/groups.tsv --queries /tmp/data/queries.tsv --collection /tmp/data/collection.tsv \
-        --max-steps 1000 --warmup-steps 1 --save-every 1000000 --stop-after "$steps" 2>&1 | tail -3 | tee "$out/train-$tag.txt" || true
+        --max-steps 10000 --save-every 1000000 --stop-after "$steps" 2>&1 | tail -3 | tee "$out/train-$tag.txt" || true
       cp "/tmp/run-$tag/log.jsonl" "$out/log-$tag.jsonl" 2>/dev/null || true
       # the device tool brings back few files: summaries of steps 2 and 3, and the log compressed
       if [ "${PROFILE:-0}" = 1 ] && [ -f "$out/profile-$tag.log" ]; then
