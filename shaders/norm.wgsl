@@ -24,26 +24,8 @@ const WG: u32 = {{wg}}u;
 const COLS: u32 = {{cols}}u;
 const RMS: bool = {{rms}};
 
-var<workgroup> red: array<f32, WG>;
-
-// the workgroup's sum of `v` (every thread gets it)
-fn total(lid: u32, v: f32) -> f32 {
-    red[lid] = v;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s = s / 2u) {
-        if lid < s {
-            red[lid] += red[lid + s];
-        }
-        workgroupBarrier();
-    }
-    let t = red[0];
-    workgroupBarrier();
-    return t;
-}
-
-fn hsum(v: vec4<f32>) -> f32 {
-    return v.x + v.y + v.z + v.w;
-}
+// total(lid, v): the workgroup's sum of v (every thread gets it); hsum: the sum of a vec4
+{{workgroup_sum}}
 
 @compute @workgroup_size({{wg}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {

@@ -3,17 +3,8 @@
 
 mod common;
 use burn::tensor::{Distribution, Tensor};
+use common::{assert_all_close, host as v};
 use rankmamba::ops::causal_conv::{causal_conv1d_silu, reference};
-
-fn v<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().try_to_vec::<f32>().unwrap()
-}
-
-fn rel(a: &[f32], b: &[f32]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    let num: f64 = a.iter().zip(b).map(|(x, y)| ((x - y) as f64).powi(2)).sum::<f64>().sqrt();
-    num / b.iter().map(|y| (*y as f64).powi(2)).sum::<f64>().sqrt().max(1e-30)
-}
 
 /// Output and the gradients of x, w and bias: kernel against reference.
 fn check(dev: &burn::tensor::Device, batch: usize, len: usize, e: usize, k: usize, bias: bool) {
@@ -30,11 +21,8 @@ fn check(dev: &burn::tensor::Device, batch: usize, len: usize, e: usize, k: usiz
         (v(y.detach()), v(x.grad(&grads).unwrap()), v(w.grad(&grads).unwrap()), db)
     };
     let (want, got) = (run(false), run(true));
-    for (name, a, b) in [("u", &got.0, &want.0), ("dx", &got.1, &want.1), ("dw", &got.2, &want.2), ("dbias", &got.3, &want.3)] {
-        let e_ = rel(a, b);
-        eprintln!("batch {batch}, len {len}, E {e}, K {k}, bias {bias}: {name} relative error {e_:e}");
-        assert!(e_ <= 1e-5, "batch {batch}, len {len}, E {e}, K {k}, bias {bias}: {name} relative error {e_:e}");
-    }
+    let named = |r: (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>)| [("u", r.0), ("dx", r.1), ("dw", r.2), ("dbias", r.3)];
+    assert_all_close(&format!("batch {batch}, len {len}, E {e}, K {k}, bias {bias}"), &named(got), &named(want), 1e-5);
 }
 
 #[test]

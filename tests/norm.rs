@@ -3,17 +3,8 @@
 
 mod common;
 use burn::tensor::{Distribution, Tensor};
+use common::{assert_all_close, host as v};
 use rankmamba::ops::norm::{layer_norm, reference, rms_norm};
-
-fn v<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().try_to_vec::<f32>().unwrap()
-}
-
-fn rel(a: &[f32], b: &[f32]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    let num: f64 = a.iter().zip(b).map(|(x, y)| ((x - y) as f64).powi(2)).sum::<f64>().sqrt();
-    num / b.iter().map(|y| (*y as f64).powi(2)).sum::<f64>().sqrt().max(1e-30)
-}
 
 fn check(dev: &burn::tensor::Device, batch: usize, len: usize, d: usize, layer: bool) {
     let dev = dev.clone().autodiff();
@@ -34,11 +25,8 @@ fn check(dev: &burn::tensor::Device, batch: usize, len: usize, d: usize, layer: 
         (v(y.detach()), v(x.grad(&grads).unwrap()), v(g.grad(&grads).unwrap()), db)
     };
     let (want, got) = (run(false), run(true));
-    for (name, a, b) in [("y", &got.0, &want.0), ("dx", &got.1, &want.1), ("dg", &got.2, &want.2), ("db", &got.3, &want.3)] {
-        let e = rel(a, b);
-        eprintln!("batch {batch}, len {len}, d {d}, layer norm {layer}: {name} relative error {e:e}");
-        assert!(e <= 1e-5, "batch {batch}, len {len}, d {d}, layer norm {layer}: {name} relative error {e:e}");
-    }
+    let named = |r: (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>)| [("y", r.0), ("dx", r.1), ("dg", r.2), ("db", r.3)];
+    assert_all_close(&format!("batch {batch}, len {len}, d {d}, layer norm {layer}"), &named(got), &named(want), 1e-5);
 }
 
 #[test]

@@ -15,6 +15,7 @@ use burn::tensor::{DType, Shape, Tensor};
 
 const FORWARD_WGSL: &str = include_str!("../../shaders/norm.wgsl");
 const BACKWARD_WGSL: &str = include_str!("../../shaders/norm_backward.wgsl");
+const WORKGROUP_SUM_WGSL: &str = include_str!("../../shaders/workgroup_sum.wgsl");
 
 /// Workgroups a launch aims for (each walks a chunk of rows), and the fewest rows per chunk.
 const TARGET_WORKGROUPS: usize = 2048;
@@ -80,6 +81,7 @@ impl KernelSource for NormKernel {
             .register("wg", self.workgroup.to_string())
             .register("cols", self.cols.to_string())
             .register("rms", self.rms.to_string())
+            .register("workgroup_sum", WORKGROUP_SUM_WGSL)
     }
     fn id(&self) -> KernelId {
         kernel_id::<Self>().info((self.backward, self.rms, self.workgroup, self.cols))
@@ -111,7 +113,9 @@ fn forward_wgpu(x: CubeTensor, g: CubeTensor, b: Option<CubeTensor>, eps: f64) -
     let y = empty(&x, vec![rows, d]);
     let stats = empty(&x, vec![rows, 2]);
     let rms = b.is_none();
-    let b = b.unwrap_or_else(|| g.clone());
+    // RMSNorm reads no bias, but the binding needs a buffer of its own: WebGPU refuses one
+    // buffer bound twice as writable storage in a dispatch
+    let b = b.unwrap_or_else(|| empty(&x, vec![4]));
     if rows > 0 {
         let args = arguments(&[&x, &g, &b, &y, &stats], &[rows as u32, (d / 4) as u32, per as u32, (eps as f32).to_bits()]);
         let kernel = NormKernel { backward: false, rms, workgroup, cols };

@@ -48,3 +48,25 @@ pub fn scratch_copy(name: &str) -> tempfile::TempDir {
     }
     dir
 }
+
+/// A float tensor's values on the host.
+pub fn host<const D: usize>(t: burn::tensor::Tensor<D>) -> Vec<f32> {
+    t.into_data().try_to_vec::<f32>().unwrap()
+}
+
+/// ‖a − b‖ / ‖b‖.
+pub fn rel_err(a: &[f32], b: &[f32]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let num: f64 = a.iter().zip(b).map(|(x, y)| ((x - y) as f64).powi(2)).sum::<f64>().sqrt();
+    num / b.iter().map(|y| (*y as f64).powi(2)).sum::<f64>().sqrt().max(1e-30)
+}
+
+/// A kernel's outputs against its reference's, by name: each within `bound` relative error
+/// (printed, so GPU runs show the numbers).
+pub fn assert_all_close(what: &str, got: &[(&str, Vec<f32>)], want: &[(&str, Vec<f32>)], bound: f64) {
+    for ((name, g), (_, w)) in got.iter().zip(want) {
+        let e = rel_err(g, w);
+        eprintln!("{what}: {name} relative error {e:e}");
+        assert!(e <= bound, "{what}: {name} relative error {e:e} > {bound:e}");
+    }
+}
