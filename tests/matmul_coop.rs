@@ -3,6 +3,7 @@
 //! `scripts/gpu.sh`); elsewhere (lavapipe, CPU) it must refuse with a clear error.
 
 mod common;
+use common::{host, rel_err};
 use burn::tensor::{DType, Distribution, Tensor};
 use rankmamba::ops::matmul::{coop_matmul_available, matmul_coop};
 
@@ -37,9 +38,9 @@ fn coop_matmul_matches_f64_or_says_why_not() {
     assert!(worst <= 1e-3, "max abs error {worst:e}");
 }
 
-/// `ops::linear` in mixed precision under autodiff: output and both gradients against the f32 product. On the
-/// tensor-core path the inputs are rounded to f16 (hence the 1e-2 bound); elsewhere it is the
-/// f32 matmul (its backward sums in another order: 1e-6).
+/// `ops::linear` in mixed precision under autodiff: output and both gradients against the f32
+/// product. On the tensor-core path the inputs are rounded to f16 (hence the 1e-2 bound);
+/// elsewhere it is the f32 matmul (its backward sums in another order: 1e-6).
 #[test]
 fn linear_mixed_and_its_gradients_match_f32() {
     if std::env::var("RANKMAMBA_SKIP_WGPU").as_deref() == Ok("1") {
@@ -53,17 +54,12 @@ fn linear_mixed_and_its_gradients_match_f32() {
         let (x, w) = (x0.clone().detach().require_grad(), w0.clone().detach().require_grad());
         let y = if mixed { rankmamba::ops::linear::linear(x.clone(), &w, None, true) } else { x.clone().matmul(w.clone().transpose()) };
         let grads = (y.clone() * g.clone()).sum().backward();
-        let v = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().unwrap();
-        (v(y.detach()), v(x.grad(&grads).unwrap()), v(w.grad(&grads).unwrap()))
+        (host(y.detach()), host(x.grad(&grads).unwrap()), host(w.grad(&grads).unwrap()))
     };
     let (want, got) = (run(false), run(true));
-    let rel = |a: &[f32], b: &[f32]| {
-        let num: f64 = a.iter().zip(b).map(|(x, y)| ((x - y) as f64).powi(2)).sum::<f64>().sqrt();
-        num / b.iter().map(|y| (*y as f64).powi(2)).sum::<f64>().sqrt()
-    };
     let bound = if coop { 1e-2 } else { 1e-6 };
     for (name, a, b) in [("output", &got.0, &want.0), ("dx", &got.1, &want.1), ("dw", &got.2, &want.2)] {
-        let e = rel(a, b);
+        let e = rel_err(a, b);
         assert!(e <= bound, "{name}: relative error {e:e} (tensor cores: {coop})");
     }
 }

@@ -13,7 +13,8 @@ use crate::error::{Error, Result};
 use crate::loader::{HostTensor, TensorSet};
 use crate::ops::causal_conv::causal_conv1d_silu;
 use crate::ops::selective_scan::{selective_scan, ScanInputs};
-use crate::ops::{linear3, linear3_with, rms_norm};
+use crate::ops::norm::rms_norm;
+use crate::ops::{linear3, linear3_with};
 use burn::nn::{Dropout, DropoutConfig};
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -432,13 +433,13 @@ impl MambaReranker {
         let mut h = self.embeddings.val().select(0, ids.reshape([b * l])).reshape([b, l, d]);
         for layer in &self.layers {
             // pre-norm residual block; the residual stream stays f32
-            let normed = rms_norm(h.clone(), &layer.norm.val(), self.config.norm_eps);
+            let normed = rms_norm(h.clone(), layer.norm.val(), self.config.norm_eps);
             h = h + layer.mixer.forward(normed, &self.config);
         }
         let rows: Vec<i64> = last.iter().enumerate().map(|(i, p)| (i * l + p) as i64).collect();
         let rows = Tensor::<1, Int>::from_data(TensorData::new(rows, [b]), &device);
         let pooled = h.reshape([b * l, d]).select(0, rows); // (batch, d)
-        let pooled = rms_norm(pooled, &self.norm_f.val(), self.config.norm_eps);
+        let pooled = rms_norm(pooled, self.norm_f.val(), self.config.norm_eps);
         let pooled = self.head_dropout.forward(pooled);
         let score = pooled.matmul(self.head_weight.val().transpose()) + self.head_bias.val().unsqueeze_dim(0);
         score.reshape([b])

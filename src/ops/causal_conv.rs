@@ -9,14 +9,14 @@
 //! recomputes the pre-activation instead of keeping it; dw and dbias come out as per-chunk
 //! partials summed by `ops::sum_rows`.
 
-use crate::ops::kernel::{arguments, cube, is_wgsl_device, kernel_id, plain};
+use crate::ops::kernel::{arguments, cube, empty_f32, f32_lanes, is_wgsl_device, kernel_id, plain};
 use crate::ops::sum_rows::{row_chunks, sum_rows_wgpu};
 use burn::backend::wgpu::{CubeDim, CubeTensor, KernelSource, SourceKernel, SourceTemplate};
 use burn::cubecl::prelude::{CubeCount, KernelId};
 use burn::tensor::activation::silu;
 use burn::tensor::module::conv1d;
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{DType, Shape, Tensor};
+use burn::tensor::{DType, Tensor};
 
 const FORWARD_WGSL: &str = include_str!("../../shaders/causal_conv1d.wgsl");
 const BACKWARD_WGSL: &str = include_str!("../../shaders/causal_conv1d_backward.wgsl");
@@ -72,11 +72,10 @@ struct ConvKernel {
 
 impl KernelSource for ConvKernel {
     fn source(&self) -> SourceTemplate {
-        let ty = if self.width == 4 { "vec4<f32>" } else { "f32" };
         SourceTemplate::new(if self.backward { BACKWARD_WGSL } else { FORWARD_WGSL })
             .register("wg", self.workgroup.to_string())
             .register("width", self.width.to_string())
-            .register("ty", ty)
+            .register("ty", f32_lanes(self.width))
             .register("k", self.k.to_string())
     }
     fn id(&self) -> KernelId {
@@ -108,16 +107,11 @@ fn launch_plan(x: &CubeTensor, wt: &CubeTensor, rows: usize, threads: usize) -> 
     Launch { e, k, width, groups, workgroup, chunks, per }
 }
 
-fn empty(like: &CubeTensor, shape: Vec<usize>) -> CubeTensor {
-    let n: usize = shape.iter().product();
-    CubeTensor::new_contiguous(like.client.clone(), like.device.clone(), Shape::from(shape), like.client.empty(n * 4), DType::F32)
-}
-
 /// u for contiguous x (batch, len, E), wt (K, E), bias (E).
 fn forward_wgpu(x: CubeTensor, wt: CubeTensor, bias: CubeTensor, batch: usize, len: usize) -> CubeTensor {
     let rows = batch * len;
     let p = launch_plan(&x, &wt, rows, FORWARD_THREADS);
-    let u = empty(&x, vec![batch, len, p.e]);
+    let u = empty_f32(&x, &[batch, len, p.e]);
     if rows > 0 {
         let args = arguments(&[&x, &wt, &bias, &u], &[rows as u32, len as u32, p.groups as u32, p.per as u32]);
         let kernel = ConvKernel { backward: false, workgroup: p.workgroup, width: p.width as u32, k: p.k as u32 };
@@ -131,8 +125,8 @@ fn forward_wgpu(x: CubeTensor, wt: CubeTensor, bias: CubeTensor, batch: usize, l
 fn backward_wgpu(x: CubeTensor, wt: CubeTensor, bias: CubeTensor, du: CubeTensor, batch: usize, len: usize) -> (Tensor<3>, Tensor<3>, Tensor<1>) {
     let rows = batch * len;
     let p = launch_plan(&x, &wt, rows, BACKWARD_THREADS);
-    let dx = empty(&x, vec![batch, len, p.e]);
-    let part = empty(&x, vec![p.chunks, (p.k + 1) * p.e]);
+    let dx = empty_f32(&x, &[batch, len, p.e]);
+    let part = empty_f32(&x, &[p.chunks, (p.k + 1) * p.e]);
     let args = arguments(&[&x, &wt, &bias, &du, &dx, &part], &[rows as u32, len as u32, p.groups as u32, p.per as u32]);
     let kernel = ConvKernel { backward: true, workgroup: p.workgroup, width: p.width as u32, k: p.k as u32 };
     let count = CubeCount::Static((p.groups as u32).div_ceil(p.workgroup), p.chunks as u32, 1);
@@ -145,7 +139,8 @@ fn backward_wgpu(x: CubeTensor, wt: CubeTensor, bias: CubeTensor, du: CubeTensor
 
 mod autodiff {
     //! [`causal_conv1d_silu`](super::causal_conv1d_silu) under burn's autodiff: the forward
-    //! keeps x, w and bias; the registered backward runs the WGSL backward.
+    //! keeps x, the transposed weight and the bias as the kernels read them; the registered
+    //! backward runs the WGSL backward.
     use super::{backward_wgpu, forward_wgpu, weight_t};
     use crate::ops::kernel::{cube, plain, raw};
     use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -160,14 +155,13 @@ mod autodiff {
     struct ConvBackward;
 
     impl Backward<CubeBackend, 3> for ConvBackward {
-        /// x (batch, len, E), w (E, 1, K), bias (E)
+        /// contiguous x (batch, len, E), wt (K, E), bias (E)
         type State = (CubeTensor, CubeTensor, CubeTensor);
         fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-            let du = grads.consume::<CubeBackend>(&ops.node);
-            let (x, w, bias) = ops.state;
-            let [b, l, _] = plain::<3>(x.clone()).dims();
-            let wt = cube(weight_t(plain(w)));
-            let (dx, dw, db) = backward_wgpu(cube(plain::<3>(x)), wt, cube(plain::<1>(bias)), cube(plain::<3>(du)), b, l);
+            let du = cube(plain::<3>(grads.consume::<CubeBackend>(&ops.node)));
+            let (x, wt, bias) = ops.state;
+            let (b, l) = (x.meta.shape()[0], x.meta.shape()[1]);
+            let (dx, dw, db) = backward_wgpu(x, wt, bias, du, b, l);
             let [px, pw, pb] = ops.parents;
             for (parent, grad) in [(px, raw(dx)), (pw, raw(dw)), (pb, raw(db))] {
                 if let Some(node) = parent {
@@ -187,11 +181,12 @@ mod autodiff {
         let w = w.try_into_primitive::<Ad<C>>().expect("w on the autodiff device");
         let bias = bias.try_into_primitive::<Ad<C>>().expect("bias on the autodiff device");
         let guards = [x.node(), w.node(), bias.node()];
-        let (x, w, bias) = (x.into_primitive(), w.into_primitive(), bias.into_primitive());
-        let x = cube(plain::<3>(x));
-        let out = forward_wgpu(x.clone(), cube(weight_t(plain(w.clone()))), cube(plain::<1>(bias.clone())), b, l);
+        let x = cube(plain::<3>(x.into_primitive()));
+        let wt = cube(weight_t(plain(w.into_primitive())));
+        let bias = cube(plain::<1>(bias.into_primitive()));
+        let out = forward_wgpu(x.clone(), wt.clone(), bias.clone(), b, l);
         let res = match ConvBackward.prepare::<C>(guards).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => prep.finish((x, w, bias), out),
+            OpsKind::Tracked(prep) => prep.finish((x, wt, bias), out),
             OpsKind::UnTracked(prep) => prep.finish(out),
         };
         Tensor::<3>::from_primitive::<Ad<C>>(res)

@@ -6,7 +6,7 @@ use burn::backend::{CubeDevice, DispatchDevice};
 use burn::cubecl::client::Client;
 use burn::cubecl::prelude::{ExecutionMode, KernelId};
 use burn::cubecl::server::{KernelArguments, MetadataBindingInfo};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{DType, Device, Shape, Tensor};
 
 /// True when `device` is burn's wgpu runtime compiling WGSL (the only compiler that accepts
 /// hand-written WGSL; burn's `vulkan`/`metal` features would switch it to SPIR-V/MSL).
@@ -53,6 +53,19 @@ pub(crate) fn info(words: &[u32]) -> MetadataBindingInfo {
 /// the last, uniform binding.
 pub(crate) fn arguments(buffers: &[&CubeTensor], params: &[u32]) -> KernelArguments {
     buffers.iter().fold(KernelArguments::new(), |args, t| args.with_buffer(t.handle.clone().binding())).with_info(info(params))
+}
+
+/// A fresh contiguous f32 tensor of `shape` on `like`'s device, its contents unset (the kernel
+/// writes it).
+pub(crate) fn empty_f32(like: &CubeTensor, shape: &[usize]) -> CubeTensor {
+    let n: usize = shape.iter().product();
+    CubeTensor::new_contiguous(like.client.clone(), like.device.clone(), Shape::from(shape.to_vec()), like.client.empty((n * 4).max(4)), DType::F32)
+}
+
+/// The WGSL type of `width` f32 lanes (a template value of the kernels that read vec4 columns
+/// where the width allows).
+pub(crate) fn f32_lanes(width: u32) -> &'static str {
+    if width == 4 { "vec4<f32>" } else { "f32" }
 }
 
 /// The contiguous wgpu primitive of a plain (no autodiff, no fusion) float tensor.

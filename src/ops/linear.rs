@@ -55,7 +55,7 @@ fn add_bias(y: Tensor<2>, b: Option<&Tensor<1>>) -> Tensor<2> {
 struct Plan {
     /// tensor-core products where the sizes fit
     mixed: bool,
-    /// split-K weight gradient and the WGSL bias gradient (else burn's)
+    /// split-K weight gradient (else one matmul; the reference adds its bias outside the op)
     fast_backward: bool,
 }
 
@@ -77,8 +77,8 @@ fn fits(m: usize, n: usize, k: usize) -> bool {
 /// `a · b` on the tensor cores when `mixed` and the sizes fit, else burn's f32 matmul (also
 /// where the kernel declines, e.g. an adapter whose subgroup size varies).
 fn product(a: Tensor<2>, b: Tensor<2>, mixed: bool) -> Tensor<2> {
-    let ([m, k], n) = (a.dims(), b.dims()[1]);
-    if mixed && m % BLOCK_M == 0 && n % BLOCK_N == 0 && k % STEP_K == 0 {
+    // the kernel declines sizes off its blocks before touching the inputs
+    if mixed {
         if let Ok(c) = matmul_coop(a.clone(), b.clone()) {
             return c;
         }
@@ -120,18 +120,11 @@ fn weight_grad(dy: Tensor<2>, x: Tensor<2>, plan: Plan) -> Tensor<2> {
     sum_rows(parts.reshape([s, n * k])).reshape([n, k])
 }
 
-fn bias_grad(dy: Tensor<2>, plan: Plan) -> Tensor<1> {
-    if plan.fast_backward {
-        sum_rows(dy)
-    } else {
-        dy.sum_dim(0).squeeze_dim(0)
-    }
-}
-
 mod autodiff {
     //! [`linear`](super::linear) under burn's autodiff: the forward keeps x and w (f32); the
     //! registered backward computes dx = dy · w, dw = dyᵀ · x and db = Σ_rows dy.
-    use super::{bias_grad, forward, product, weight_grad, Plan};
+    use super::{forward, product, weight_grad, Plan};
+    use crate::ops::sum_rows::sum_rows;
     use crate::ops::kernel::{plain, raw};
     use burn::backend::autodiff::checkpoint::base::Checkpointer;
     use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -176,7 +169,7 @@ mod autodiff {
             let dy = plain::<2>(grads.consume::<CubeBackend>(&ops.node));
             let [px, pw, pb] = ops.parents;
             if let Some(node) = pb {
-                grads.register::<CubeBackend>(node.id, raw(bias_grad(dy.clone(), self.0)));
+                grads.register::<CubeBackend>(node.id, raw(sum_rows(dy.clone())));
             }
             input_grads(self.0, &dy, ops.state, px.map(|n| n.id), pw.map(|n| n.id), grads);
         }

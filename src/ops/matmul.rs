@@ -5,10 +5,10 @@
 //! (`ops::linear`, BENCHMARKS.md §5).
 
 use crate::error::{Error, Result};
-use crate::ops::kernel::{arguments, client_of, cube, is_wgsl_device, kernel_id, plain};
-use burn::backend::wgpu::{CubeDim, CubeTensor, KernelSource, SourceKernel, SourceTemplate};
+use crate::ops::kernel::{arguments, client_of, cube, empty_f32, is_wgsl_device, kernel_id, plain};
+use burn::backend::wgpu::{CubeDim, KernelSource, SourceKernel, SourceTemplate};
 use burn::cubecl::prelude::{CubeCount, KernelId};
-use burn::tensor::{DType, Device, Shape, Tensor};
+use burn::tensor::{DType, Device, Tensor};
 
 const MATMUL_COOP_WGSL: &str = include_str!("../../shaders/matmul_coop.wgsl");
 
@@ -62,7 +62,7 @@ pub fn matmul_coop(a: Tensor<2>, b: Tensor<2>) -> Result<Tensor<2>> {
     }
     let f16 = |t: Tensor<2>| if t.dtype() == DType::F16 { t } else { t.cast(DType::F16) };
     let (a, b) = (cube(f16(a)), cube(f16(b)));
-    let out = CubeTensor::new_contiguous(client.clone(), a.device.clone(), Shape::new([m, n]), client.empty(m * n * 4), DType::F32);
+    let out = empty_f32(&a, &[m, n]);
     let args = arguments(&[&a, &b, &out], &[m as u32, n as u32, k as u32, 0]);
     let count = CubeCount::Static((n / BLOCK_N) as u32, (m / BLOCK_M) as u32, 1);
     client.launch(Box::new(SourceKernel::new(CoopKernel { subgroup: sg }, CubeDim::new_1d(4 * sg))), count, args);

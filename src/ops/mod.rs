@@ -34,11 +34,6 @@ pub fn linear3_with(x: Tensor<3>, weight: &Tensor<2>, bias: Option<&Tensor<1>>, 
     linear::linear(x.reshape([b * l, i]), weight, bias, mixed).reshape([b, l, out])
 }
 
-/// RMSNorm over the last dim: `x / sqrt(mean(x²) + eps) · g` (weight only, f32; see [`norm`]).
-pub fn rms_norm<const D: usize>(x: Tensor<D>, weight: &Tensor<1>, eps: f64) -> Tensor<D> {
-    norm::rms_norm(x, weight.clone(), eps)
-}
-
 /// How a kernel reads its f32-or-f16 inputs (the scan's u, Δ, z; attention's q, k, v).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum InputFormat {

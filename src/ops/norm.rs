@@ -7,11 +7,11 @@
 //! forward keeps each row's mean and sqrt(var + ε) for the backward, whose weight and bias
 //! gradients come out as per-chunk partials summed by `ops::sum_rows`.
 
-use crate::ops::kernel::{arguments, cube, is_wgsl_device, kernel_id, plain};
+use crate::ops::kernel::{arguments, cube, empty_f32, is_wgsl_device, kernel_id, plain};
 use crate::ops::sum_rows::{row_chunks, sum_rows_wgpu};
 use burn::backend::wgpu::{CubeDim, CubeTensor, KernelSource, SourceKernel, SourceTemplate};
 use burn::cubecl::prelude::{CubeCount, KernelId};
-use burn::tensor::{DType, Shape, Tensor};
+use burn::tensor::{DType, Tensor};
 
 const FORWARD_WGSL: &str = include_str!("../../shaders/norm.wgsl");
 const BACKWARD_WGSL: &str = include_str!("../../shaders/norm_backward.wgsl");
@@ -101,21 +101,16 @@ fn plan(x: &CubeTensor, rows: usize, d4: usize) -> (u32, u32, usize, usize) {
     (workgroup, cols, chunks, per)
 }
 
-fn empty(like: &CubeTensor, shape: Vec<usize>) -> CubeTensor {
-    let n: usize = shape.iter().product();
-    CubeTensor::new_contiguous(like.client.clone(), like.device.clone(), Shape::from(shape), like.client.empty(n * 4), DType::F32)
-}
-
 /// (y (rows, d), stats (rows, 2)) for contiguous x (rows, d), g and b (d).
 fn forward_wgpu(x: CubeTensor, g: CubeTensor, b: Option<CubeTensor>, eps: f64) -> (CubeTensor, CubeTensor) {
     let (rows, d) = (x.meta.shape()[0], x.meta.shape()[1]);
     let (workgroup, cols, chunks, per) = plan(&x, rows, d / 4);
-    let y = empty(&x, vec![rows, d]);
-    let stats = empty(&x, vec![rows, 2]);
+    let y = empty_f32(&x, &[rows, d]);
+    let stats = empty_f32(&x, &[rows, 2]);
     let rms = b.is_none();
     // RMSNorm reads no bias, but the binding needs a buffer of its own: WebGPU refuses one
     // buffer bound twice as writable storage in a dispatch
-    let b = b.unwrap_or_else(|| empty(&x, vec![4]));
+    let b = b.unwrap_or_else(|| empty_f32(&x, &[4]));
     if rows > 0 {
         let args = arguments(&[&x, &g, &b, &y, &stats], &[rows as u32, (d / 4) as u32, per as u32, (eps as f32).to_bits()]);
         let kernel = NormKernel { backward: false, rms, workgroup, cols };
@@ -128,8 +123,8 @@ fn forward_wgpu(x: CubeTensor, g: CubeTensor, b: Option<CubeTensor>, eps: f64) -
 fn backward_wgpu(x: CubeTensor, g: CubeTensor, stats: CubeTensor, dy: CubeTensor, rms: bool) -> (Tensor<2>, Tensor<1>, Tensor<1>) {
     let (rows, d) = (x.meta.shape()[0], x.meta.shape()[1]);
     let (workgroup, cols, chunks, per) = plan(&x, rows, d / 4);
-    let dx = empty(&x, vec![rows, d]);
-    let part = empty(&x, vec![chunks, 2 * d]);
+    let dx = empty_f32(&x, &[rows, d]);
+    let part = empty_f32(&x, &[chunks, 2 * d]);
     let args = arguments(&[&x, &g, &stats, &dy, &dx, &part], &[rows as u32, (d / 4) as u32, per as u32, 0]);
     let kernel = NormKernel { backward: true, rms, workgroup, cols };
     x.client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(workgroup))), CubeCount::Static(chunks as u32, 1, 1), args);

@@ -4,10 +4,10 @@
 //! reference elsewhere is burn's reduction. Used inside backward passes only, on tensors that are
 //! not tracked, so it has no backward of its own.
 
-use crate::ops::kernel::{arguments, cube, is_wgsl_device, kernel_id, plain};
+use crate::ops::kernel::{arguments, cube, empty_f32, f32_lanes, is_wgsl_device, kernel_id, plain};
 use burn::backend::wgpu::{CubeDim, CubeTensor, KernelSource, SourceKernel, SourceTemplate};
 use burn::cubecl::prelude::{CubeCount, KernelId};
-use burn::tensor::{DType, Shape, Tensor};
+use burn::tensor::{DType, Tensor};
 
 const SUM_ROWS_WGSL: &str = include_str!("../../shaders/sum_rows.wgsl");
 
@@ -26,8 +26,7 @@ struct SumRowsKernel {
 
 impl KernelSource for SumRowsKernel {
     fn source(&self) -> SourceTemplate {
-        let ty = if self.width == 4 { "vec4<f32>" } else { "f32" };
-        SourceTemplate::new(SUM_ROWS_WGSL).register("wg", self.workgroup.to_string()).register("width", self.width.to_string()).register("ty", ty)
+        SourceTemplate::new(SUM_ROWS_WGSL).register("wg", self.workgroup.to_string()).register("width", self.width.to_string()).register("ty", f32_lanes(self.width))
     }
     fn id(&self) -> KernelId {
         kernel_id::<Self>().info((self.workgroup, self.width))
@@ -70,7 +69,7 @@ pub(crate) fn sum_rows_wgpu(mut x: CubeTensor, mut rows: usize, cols: usize) -> 
     let groups = cols / width;
     loop {
         let (chunks, per) = plan(rows, groups, max_chunks);
-        let out = CubeTensor::new_contiguous(client.clone(), x.device.clone(), Shape::new([chunks, cols]), client.empty(chunks * cols * 4), DType::F32);
+        let out = empty_f32(&x, &[chunks, cols]);
         let args = arguments(&[&x, &out], &[rows as u32, groups as u32, per as u32, 0]);
         let count = CubeCount::Static((groups as u32).div_ceil(workgroup), chunks as u32, 1);
         client.launch(Box::new(SourceKernel::new(SumRowsKernel { workgroup, width: width as u32 }, CubeDim::new_1d(workgroup))), count, args);

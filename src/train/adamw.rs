@@ -8,7 +8,7 @@
 //! `RANKMAMBA_REFERENCE_OPS=1`) it is burn's AdamW itself, so CPU runs stay bit-for-bit what
 //! they were.
 
-use crate::ops::kernel::{arguments, cube, is_wgsl_device, kernel_id, plain, raw};
+use crate::ops::kernel::{arguments, cube, f32_lanes, is_wgsl_device, kernel_id, plain, raw};
 use burn::backend::wgpu::{CubeDim, CubeTensor, KernelSource, SourceKernel, SourceTemplate};
 use burn::cubecl::prelude::{CubeCount, KernelId};
 use burn::optim::{AdamW, AdamWConfig, AdamWState, AdaptiveMomentumState, LearningRate, Optimizer};
@@ -43,8 +43,7 @@ struct AdamWKernel {
 
 impl KernelSource for AdamWKernel {
     fn source(&self) -> SourceTemplate {
-        let ty = if self.width == 4 { "vec4<f32>" } else { "f32" };
-        SourceTemplate::new(ADAMW_WGSL).register("wg", self.workgroup.to_string()).register("width", self.width.to_string()).register("ty", ty)
+        SourceTemplate::new(ADAMW_WGSL).register("wg", self.workgroup.to_string()).register("width", self.width.to_string()).register("ty", f32_lanes(self.width))
     }
     fn id(&self) -> KernelId {
         kernel_id::<Self>().info((self.workgroup, self.width))
