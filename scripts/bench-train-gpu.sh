@@ -5,21 +5,37 @@
 #
 #   bash scripts/bench-train-gpu.sh prepare     # here: release `train` + the BERT tokenizer into .device/
 #   # device tool: run(command="bash scripts/bench-train-gpu.sh run", carry=[".device", ".gl"])
+#   CHECKS="linear causal_conv" bash scripts/bench-train-gpu.sh prepare   # the kernel tests at
+#   # training shapes instead (two fit the carry); the same run command runs them
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/device-lib.sh
 case "${1:-}" in
   prepare)
     . scripts/env.sh
-    cargo build --release --locked --bin train --example probe_matmul
+    # a release test binary into .device/test_NAME.xz
+    pack_test() {
+      local bin
+      bin=$(cargo test --release --locked --no-run --test "$1" 2>&1 | grep -o "target/release/deps/$1-[0-9a-f]*" | tail -1)
+      cp "$CARGO_TARGET_DIR/release/deps/$(basename "$bin")" ".device/test_$1" && xz -T2 -6 -f ".device/test_$1"
+    }
     rm -rf .device
+    mkdir -p .device
+    # CHECKS="linear causal_conv": only those kernel tests, run at training shapes
+    # (RANKMAMBA_TRAINING_SHAPES=1) instead of the timings (train does not fit beside them in
+    # the 64 MiB carry)
+    if [ -n "${CHECKS:-}" ]; then
+      for t in $CHECKS; do pack_test "$t"; done
+      ls -la .device
+      exit 0
+    fi
+    cargo build --release --locked --bin train --example probe_matmul
     pack_binaries train
     # PROBE=0: only `train` (the carry is 64 MiB with the tracked tree; the probe and the test add 16 MB)
     if [ "${PROBE:-1}" = 1 ]; then
       pack_binaries examples/probe_matmul
       # the tensor-core tests, run before the timings
-      bin=$(cargo test --release --locked --no-run --test matmul_coop 2>&1 | grep -o "target/release/deps/matmul_coop-[0-9a-f]*" | tail -1)
-      cp "$CARGO_TARGET_DIR/release/deps/$(basename "$bin")" .device/test_matmul_coop && xz -T2 -6 -f .device/test_matmul_coop
+      pack_test matmul_coop
     fi
     cp "$HOME/.cache/rankmamba/all-MiniLM-L6-v2/tokenizer.json" .device/bert-tokenizer.json
     ls -la .device
@@ -50,6 +66,13 @@ for (name, m, k, n) in (("in_proj / FFN of a 64 x 512 step: 32768x768 @ 768x3072
 PY
     fi
     [ "${PROBE_ONLY:-0}" = 1 ] && exit 0
+    if [ ! -x /tmp/bin/train ]; then
+      # a CHECKS= prepare: the kernel tests at training shapes, one output file each
+      for t in /tmp/bin/test_*; do
+        RANKMAMBA_TRAINING_SHAPES=1 "$t" --nocapture 2>&1 | grep -v '^$' | tee "$out/$(basename "$t").txt" || true
+      done
+      exit 0
+    fi
     [ -x /tmp/bin/test_matmul_coop ] && { /tmp/bin/test_matmul_coop --nocapture 2>&1 | tail -4 | tee "$out/test_matmul_coop.txt" || true; }
     # random-init checkpoints in the Hugging Face layout, and long synthetic training groups
     python3 - <<'PY' 2>&1 | tee "$out/setup.txt"
