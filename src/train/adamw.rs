@@ -68,10 +68,10 @@ impl Optimizer for FusedAdamW {
     type State<const D: usize> = AdamWState<D>;
 
     fn step<const D: usize>(&self, lr: LearningRate, tensor: Tensor<D>, grad: Tensor<D>, state: Option<Self::State<D>>) -> (Tensor<D>, Option<Self::State<D>>) {
-        if !is_wgsl_device(&tensor.device()) || tensor.dtype() != DType::F32 || crate::ops::reference_ops() {
+        let (shape, device) = (tensor.shape(), tensor.device());
+        if !is_wgsl_device(&device) || tensor.dtype() != DType::F32 || crate::ops::reference_ops() {
             return self.reference.step(lr, tensor, grad, state);
         }
-        let (shape, device) = (tensor.shape(), tensor.device());
         let n = shape.num_elements();
         let time = state.as_ref().map_or(0, |s| s.momentum.time) + 1;
         let (param, grad) = (writable(raw(tensor.reshape([n]))), cube(grad.reshape([n])));
@@ -80,33 +80,31 @@ impl Optimizer for FusedAdamW {
             // first step: fresh buffers, written before they are read
             None => (raw(Tensor::<1>::empty([n], &device)), raw(Tensor::<1>::empty([n], &device))),
         };
-        // the scalars as burn computes them (f64 decay, f32 powers)
-        let decay = (1.0 - lr * self.weight_decay as f64) as f32;
-        let c1 = 1f32 - self.beta_1.powi(time as i32);
-        let c2 = 1f32 - self.beta_2.powi(time as i32);
-        let words = [
-            0, // count, below
-            (time == 1) as u32,
-            self.beta_1.to_bits(),
-            (1.0 - self.beta_1).to_bits(),
-            self.beta_2.to_bits(),
-            (1.0 - self.beta_2).to_bits(),
-            c1.to_bits(),
-            c2.to_bits(),
-            self.epsilon.to_bits(),
-            decay.to_bits(),
-            (lr as f32).to_bits(),
-            0,
-        ];
         let width = if n % 4 == 0 { 4 } else { 1 };
         let count = n / width;
-        let client = param.client.clone();
-        let props = client.properties();
-        let workgroup = props.hardware.max_units_per_cube.clamp(32, 256);
-        let groups = (count as u32).div_ceil(workgroup).clamp(1, props.hardware.max_cube_count.0);
         if count > 0 {
-            let mut params = words;
-            params[0] = count as u32;
+            // the scalars as burn computes them (f64 decay, f32 powers)
+            let decay = (1.0 - lr * self.weight_decay as f64) as f32;
+            let c1 = 1f32 - self.beta_1.powi(time as i32);
+            let c2 = 1f32 - self.beta_2.powi(time as i32);
+            let params = [
+                count as u32,
+                (time == 1) as u32,
+                self.beta_1.to_bits(),
+                (1.0 - self.beta_1).to_bits(),
+                self.beta_2.to_bits(),
+                (1.0 - self.beta_2).to_bits(),
+                c1.to_bits(),
+                c2.to_bits(),
+                self.epsilon.to_bits(),
+                decay.to_bits(),
+                (lr as f32).to_bits(),
+                0,
+            ];
+            let client = &param.client;
+            let props = client.properties();
+            let workgroup = props.hardware.max_units_per_cube.clamp(32, 256);
+            let groups = (count as u32).div_ceil(workgroup).clamp(1, props.hardware.max_cube_count.0);
             let args = arguments(&[&param, &grad, &m, &v], &params);
             client.launch(Box::new(SourceKernel::new(AdamWKernel { workgroup, width: width as u32 }, CubeDim::new_1d(workgroup))), CubeCount::Static(groups, 1, 1), args);
         }
