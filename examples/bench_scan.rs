@@ -148,11 +148,12 @@ fn main() {
         }
         let chunk = arg("--bwd-chunk").and_then(|s| s.parse().ok()).unwrap_or(backward_chunk_len(n));
         let dout = r3([b, l, e], -1.0, 1.0);
-        let train = ScanOptions { chunk_len: Some(chunk), poison: false, ..Default::default() };
+        let train = ScanOptions { save_every: Some(chunk), poison: false, ..Default::default() };
         let tplan = forward(inputs(), &train).plan;
+        let tlabel = format!("{}×{}, states every {chunk}, wg {}", tplan.n_chunks, tplan.chunk_len, tplan.workgroup);
         let secs_f = time(iters, || forward(inputs(), &train).out);
-        let states = (b * tplan.n_chunks * e * 2 * n) as f64 * 4.0;
-        row("forward, training plan", format!("{}×{} wg {}", tplan.n_chunks, tplan.chunk_len, tplan.workgroup), secs_f, bytes + states);
+        let states = (b * l.div_ceil(chunk) * e * 2 * n) as f64 * 4.0;
+        row("forward, training plan", tlabel.clone(), secs_f, bytes + states);
         let secs = time(iters, || {
             let fwd = forward(inputs(), &train);
             let g = backward(inputs(), fwd.chunk_states, dout.clone(), &train);
@@ -160,6 +161,6 @@ fn main() {
         });
         // + backward: inputs and chunk states again, dout read; du, dΔ, dz, dB/dC partials written
         let bwd_bytes = 4.0 * (5 * b * l * e + 2 * b * l * n) as f64 + 4.0 * (3 * b * l * e) as f64 + 2.0 * states;
-        row("forward + backward", format!("{}×{} wg {}", tplan.n_chunks, tplan.chunk_len, tplan.workgroup), secs, bytes + states + bwd_bytes);
+        row("forward + backward", tlabel, secs, bytes + states + bwd_bytes);
     }
 }

@@ -12,6 +12,9 @@
 //   `states[b, k, e, 0..N]`, written by selective_scan_chunks.wgsl) and write `out`.
 // MODE 1 (summary): scan the chunk from zero and write its end state and its total decay
 //   exp(A·ΣΔ) to `states[b, k, e, 0..2N]`; `out` is not written.
+// MODE 2 (training, one chunk per sequence): scan the whole sequence from zero, write `out`,
+//   and keep the state entering every `save_every` steps in `states[b, j, e, 0..N]` (j = t /
+//   save_every; `n_chunks` counts those) for the backward, which recomputes from them.
 //
 // Template constants (set in Rust from the device limits and the shape): WG, N, TILE, MODE, HAS_Z;
 // and the storage format of u, Δ, z: f32, f16 (adapters with shader-f16), or f16 pairs packed
@@ -32,7 +35,7 @@ struct Params {
     n_chunks: u32,
     bc_stride: u32,   // row stride of `bc` (2N when B and C are packed side by side)
     c_offset: u32,    // column of C_t[0] in a `bc` row (B_t[0] is column 0)
-    _pad: u32,
+    save_every: u32,  // MODE 2: steps between kept states
 }
 
 // Every storage binding is read_write: burn packs tensors into shared pages, and a read-only
@@ -101,12 +104,16 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
                 let dt = softplus(load_delta(i) + bias);
                 let du = dt * ut;
                 var y = 0.0;
+                if (MODE == 2u && (tt + r) % p.save_every == 0u) {
+                    let s = ((b * p.n_chunks + (tt + r) / p.save_every) * E + e) * 2u * N;
+                    for (var n = 0u; n < N; n++) { states[s + n] = h[n]; }
+                }
                 for (var n = 0u; n < N; n++) {
                     h[n] = exp2(dt * a[n]) * h[n] + du * bc_tile[r * 2u * N + n];
                     y += bc_tile[r * 2u * N + N + n] * h[n];
                 }
                 dsum += dt;
-                if (MODE == 0u) {
+                if (MODE != 1u) {
                     y += dd * ut;
                     if (HAS_Z) {
                         let zt = load_z(i);

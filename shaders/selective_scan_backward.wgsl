@@ -68,9 +68,10 @@ fn main(
 
     var a: array<f32, N>;   // A
     var ga: array<f32, N>;  // a_{t+1}·g_{t+1}, carried backwards
-    var h: array<f32, N>;
+    var h: array<f32, N>;   // during the walk: h_t of the current step
     var da: array<f32, N>;
     var hist: array<f32, T * N>; // h_{t−1} of each step of the current chunk
+    var dts: array<f32, T>;      // Δ_t of each step of the current chunk
     for (var n = 0u; n < N; n++) {
         a[n] = chan[ec * N + n];
         ga[n] = 0.0;
@@ -96,76 +97,82 @@ fn main(
             bc_tile[j] = bc[(b * p.len + t0 + r) * p.bc_stride + src_col];
         }
         workgroupBarrier();
-        // recompute the chunk forwards, keeping h_{t−1}
+        // recompute the chunk forwards, keeping h_{t−1} and Δ_t; h ends as the chunk's last h_t
         for (var r = 0u; r < steps; r++) {
-            let t = t0 + r;
-            let i = (b * p.len + t) * E + ec;
+            let i = (b * p.len + t0 + r) * E + ec;
             let v = delta[i] + bias;
             let dt = select(log(1.0 + exp(v)), v, v > 20.0);
+            dts[r] = dt;
+            let dtl = dt * LOG2E;
             let du = dt * u[i];
             for (var n = 0u; n < N; n++) {
                 hist[r * N + n] = h[n];
-                h[n] = exp2(dt * a[n] * LOG2E) * h[n] + du * bc_tile[r * 2u * N + n];
+                h[n] = exp2(dtl * a[n]) * h[n] + du * bc_tile[r * 2u * N + n];
             }
         }
-        // and walk it backwards
+        // and walk it backwards: h_t is the next step's h_{t−1}, so nothing is recomputed
         for (var rr = 0u; rr < steps; rr++) {
             let r = steps - 1u - rr;
             let t = t0 + r;
             let i = (b * p.len + t) * E + ec;
             let ut = u[i];
             let v = delta[i] + bias;
-            let dt = select(log(1.0 + exp(v)), v, v > 20.0);
-            let sig_v = 1.0 / (1.0 + exp(-v));
+            let dt = dts[r];
+            let dtl = dt * LOG2E;
+            let dtu = dt * ut;
             let row = r * 2u * N;
             let go = dout[i] * w;
-            // y_t (ungated) needs h_t: one step from the stored h_{t−1}
-            var y = dd * ut;
-            for (var n = 0u; n < N; n++) {
-                h[n] = exp2(dt * a[n] * LOG2E) * hist[r * N + n] + dt * ut * bc_tile[row + n];
-                y += bc_tile[row + N + n] * h[n];
-            }
             var dy = go;
-            var dz = 0.0;
+            var zt = 0.0;
+            var sz = 0.0;
             if (HAS_Z) {
-                let zt = z[i];
-                let sz = 1.0 / (1.0 + exp(-zt));
+                zt = z[i];
+                sz = 1.0 / (1.0 + exp(-zt));
                 dy = go * zt * sz;
-                dz = go * y * sz * (1.0 + zt * (1.0 - sz));
             }
-            var du = dd * dy;
-            var ddt = 0.0;
+            var y = dd * ut;  // y_t before the gate, for dz
+            var gb = 0.0;     // Σ_n g_t·B_t
+            var ga_h = 0.0;   // Σ_n A·g_t·a_t·h_{t−1}
             let out_row = ((group * p.batch + b) * p.len + t) * 2u * N;
             // this channel's dB_t | dC_t contributions, summed across the subgroup below
             var parts: array<f32, 2u * N>;
             for (var n = 0u; n < N; n++) {
                 let bn = bc_tile[row + n];
-                let g = bc_tile[row + N + n] * dy + ga[n];
+                let cn = bc_tile[row + N + n];
                 let hp = hist[r * N + n];
-                let at = exp2(dt * a[n] * LOG2E);
-                du += g * dt * bn;
-                ddt += g * (bn * ut + a[n] * at * hp);
-                da[n] += g * dt * at * hp;
+                let ht = h[n];
+                let at = exp2(dtl * a[n]);
+                y += cn * ht;
+                let g = cn * dy + ga[n];
+                gb += g * bn;
+                let q = g * at * hp;
+                ga_h += a[n] * q;
+                da[n] += dt * q;
                 ga[n] = at * g;
-                parts[n] = g * dt * ut;
-                parts[N + n] = dy * h[n];
+                parts[n] = g * dtu;
+                parts[N + n] = dy * ht;
+                h[n] = hp;
+            }
+            let du = dd * dy + dt * gb;
+            let ddt = ut * gb + ga_h;
+            var dz = 0.0;
+            if (HAS_Z) {
+                dz = go * y * sz * (1.0 + zt * (1.0 - sz));
             }
             if (sg_size == 2u * N && WG % sg_size == 0u) {
                 // full subgroups of exactly 2N lanes (a workgroup narrower than the subgroup
                 // leaves lanes inactive): transpose-reduce, halving the vector at each step,
-                // trading the half the partner
-                // keeps (2N − 1 shuffles in all instead of 2N reductions); lane i ends with
-                // the subgroup's sum of value i
-                var len = 2u * N;
-                for (var o = sg_size / 2u; o > 0u; o = o / 2u) {
-                    let half = len / 2u;
+                // trading the half the partner keeps (2N − 1 shuffles in all instead of 2N
+                // reductions); lane i ends with the subgroup's sum of value i. The bounds are
+                // constants (o starts at sg_size / 2 = N), so the loops unroll and `parts`
+                // stays in registers.
+                for (var o = N; o > 0u; o = o / 2u) {
                     let upper = (sg_lane & o) != 0u;
-                    for (var i = 0u; i < half; i++) {
-                        let keep = select(parts[i], parts[i + half], upper);
-                        let give = select(parts[i + half], parts[i], upper);
-                        parts[i] = keep + subgroupShuffleXor(give, o);
+                    for (var j = 0u; j < o; j++) {
+                        let keep = select(parts[j], parts[j + o], upper);
+                        let give = select(parts[j + o], parts[j], upper);
+                        parts[j] = keep + subgroupShuffleXor(give, o);
                     }
-                    len = half;
                 }
                 dbc[out_row + sg_lane] = parts[0];
             } else {
@@ -174,7 +181,7 @@ fn main(
                     if (sg_lane == 0u) { dbc[out_row + n] = total; }
                 }
             }
-            let dv = ddt * select(sig_v, 1.0, v > 20.0);
+            let dv = ddt * select(1.0 / (1.0 + exp(-v)), 1.0, v > 20.0);
             dd_acc += dy * ut;
             dbias_acc += dv;
             if (live) {

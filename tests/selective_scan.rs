@@ -21,11 +21,15 @@ fn wgpu() -> Option<burn::tensor::Device> {
 }
 
 fn check(device: &burn::tensor::Device, shape: (usize, usize, usize, usize), with_z: bool, chunk_len: Option<usize>) {
+    check_with(device, shape, with_z, ScanOptions { chunk_len, poison: true, ..Default::default() })
+}
+
+fn check_with(device: &burn::tensor::Device, shape: (usize, usize, usize, usize), with_z: bool, opts: ScanOptions) {
     let (b, l, e, n) = shape;
     let s = seed();
     let host = HostScan::random(b, l, e, n, with_z, s);
     let want = host.forward_f64();
-    let got = forward(host.to_inputs(device), &ScanOptions { chunk_len, poison: true, ..Default::default() });
+    let got = forward(host.to_inputs(device), &opts);
     let plan = got.plan;
     let out = got.out.into_data().try_to_vec::<f32>().unwrap();
     let err = relative_error(&out, &want);
@@ -61,6 +65,16 @@ fn chunked_plans_match_f64() {
     }
 }
 
+/// The training forward (states kept every `save_every` steps): one pass, or the chunked passes
+/// for sequences longer than one invocation runs.
+#[test]
+fn training_forward_matches_f64() {
+    let Some(dev) = wgpu() else { return };
+    for (shape, every) in [((3, 130, 48, 16), 32), ((2, 9, 5, 4), 4), ((2, 7, 5, 4), 64), ((1, 1500, 5, 4), 128)] {
+        check_with(&dev, shape, true, ScanOptions { save_every: Some(every), poison: true, ..Default::default() });
+    }
+}
+
 /// u, Δ, z stored as f16: read natively (`shader-f16`) and as packed u32 words; against f64 on
 /// the same f16-rounded values.
 #[test]
@@ -86,7 +100,7 @@ fn forward_reads_f16_inputs() {
             x.u = x.u.cast(DType::F16);
             x.delta = x.delta.cast(DType::F16);
             x.z = x.z.map(|z| z.cast(DType::F16));
-            let out = forward(x, &ScanOptions { chunk_len: chunk, poison: true, f16_format: Some(format) });
+            let out = forward(x, &ScanOptions { chunk_len: chunk, poison: true, f16_format: Some(format), ..Default::default() });
             let err = relative_error(&out.out.into_data().try_to_vec::<f32>().unwrap(), &host.forward_f64());
             assert!(err <= TOL, "{format:?} ({b}, {l}, {e}, {n}) z {z}: relative error {err:e} (seed {s})");
         }
@@ -148,20 +162,26 @@ fn backward_kernel_matches_f64() {
         let host = HostScan::random(b, l, e, n, true, s);
         let dout = HostScan::random(b, l, e, 1, false, s ^ 1).u; // any (batch, len, d_inner) values
         let want = host.backward_f64(&dout);
-        let fwd = forward(host.to_inputs(&dev), &ScanOptions { chunk_len: Some(backward_chunk_len(n)), poison: true, ..Default::default() });
-        let dout_t = Tensor::<3>::from_data(TensorData::new(dout, [b, l, e]), &dev);
-        let g = backward(host.to_inputs(&dev), fwd.chunk_states, dout_t, &ScanOptions { poison: true, ..Default::default() });
-        let got = [
-            ("u", vec_of(g.u)),
-            ("delta", vec_of(g.delta)),
-            ("delta_bias", vec_of(g.delta_bias)),
-            ("A", vec_of(g.a)),
-            ("B", vec_of(g.b)),
-            ("C", vec_of(g.c)),
-            ("D", vec_of(g.d)),
-            ("z", vec_of(g.z.unwrap())),
-        ];
-        assert_grads(&format!("backward kernel ({b}, {l}, {e}, {n})"), got, &want, s);
+        let every = backward_chunk_len(n);
+        // the states from the one-pass training forward, and (one shape) from the chunked passes
+        let chunked: &[bool] = if (b, l, e, n) == (3, 130, 48, 16) { &[false, true] } else { &[false] };
+        for &forced in chunked {
+            let opts = ScanOptions { save_every: Some(every), chunk_len: forced.then_some(every), poison: true, ..Default::default() };
+            let fwd = forward(host.to_inputs(&dev), &opts);
+            let dout_t = Tensor::<3>::from_data(TensorData::new(dout.clone(), [b, l, e]), &dev);
+            let g = backward(host.to_inputs(&dev), fwd.chunk_states, dout_t, &opts);
+            let got = [
+                ("u", vec_of(g.u)),
+                ("delta", vec_of(g.delta)),
+                ("delta_bias", vec_of(g.delta_bias)),
+                ("A", vec_of(g.a)),
+                ("B", vec_of(g.b)),
+                ("C", vec_of(g.c)),
+                ("D", vec_of(g.d)),
+                ("z", vec_of(g.z.unwrap())),
+            ];
+            assert_grads(&format!("backward kernel ({b}, {l}, {e}, {n}), chunked forward {forced}"), got, &want, s);
+        }
     }
 }
 

@@ -1,5 +1,5 @@
-//! The WGSL scan under burn's autodiff: the forward runs the chunked kernel and keeps the chunk
-//! start states; the registered backward runs `shaders/selective_scan_backward.wgsl`.
+//! The WGSL scan under burn's autodiff: the forward keeps the start state of every chunk of the
+//! backward's length; the registered backward runs `shaders/selective_scan_backward.wgsl`.
 
 use super::wgpu::{backward, backward_chunk_len, forward, ScanOptions};
 use super::ScanInputs;
@@ -82,12 +82,12 @@ where
         z.into_primitive(),
     ];
     let n = raw_inputs[3].meta.shape()[1];
-    let run = |raw: &[CubeTensor; 8], chunk_len: Option<usize>| {
-        forward(inputs(raw.clone()), &ScanOptions { chunk_len, ..Default::default() })
+    let run = |raw: &[CubeTensor; 8], save_every: Option<usize>| {
+        forward(inputs(raw.clone()), &ScanOptions { save_every, ..Default::default() })
     };
     let out = match ScanBackward.prepare::<C>(guards).compute_bound().stateful() {
         OpsKind::Tracked(prep) => {
-            // the training plan: chunks of the backward's length, their start states kept
+            // the training plan: the start states of chunks of the backward's length kept
             let fwd = run(&raw_inputs, Some(backward_chunk_len(n)));
             let saved = Saved { chunk_states: fwd.chunk_states.map(raw), inputs: raw_inputs };
             prep.finish(saved, raw(fwd.out))

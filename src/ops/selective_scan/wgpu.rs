@@ -5,7 +5,9 @@
 //! cut into chunks; pass 1 scans each chunk from zero and keeps its end state and decay, pass 2
 //! (`selective_scan_chunks.wgsl`) scans across chunks for each chunk's start state, pass 3
 //! rescans each chunk from its start state and writes the output. Chunk length and workgroup
-//! size come from the device limits and the shape ([`ScanPlan`]).
+//! size come from the device limits and the shape ([`ScanPlan`]). Training keeps the state at
+//! every chunk start of the backward's length: in the one pass (mode 2) when the sequence fits
+//! one invocation, else from the chunked passes.
 
 use super::ScanInputs;
 pub use crate::ops::InputFormat;
@@ -26,6 +28,10 @@ pub use crate::ops::kernel::is_wgsl_device;
 pub struct ScanOptions {
     /// Force this chunk length (else [`ScanPlan`] decides).
     pub chunk_len: Option<usize>,
+    /// The training forward: keep the state entering every chunk of this many steps for the
+    /// backward ([`ScanOutput::chunk_states`]; [`backward_chunk_len`]). One pass when the
+    /// sequence fits one invocation, else the chunked plan with chunks of this length.
+    pub save_every: Option<usize>,
     /// Fill the output with NaN before the launch, so unwritten elements fail a comparison.
     pub poison: bool,
     /// For f16 inputs: force native `f16` or packed-u32 loads (else chosen from the adapter).
@@ -135,8 +141,9 @@ fn as_dtype<const D: usize>(t: Tensor<D>, dtype: DType) -> Tensor<D> {
 pub struct ScanOutput {
     /// (batch, len, d_inner)
     pub out: Tensor<3>,
-    /// (batch, n_chunks, d_inner, 2N): each chunk's start state in [.., 0..N] (only when the
-    /// plan has more than one chunk; the backward recomputes from these)
+    /// (batch, n_chunks, d_inner, 2N): each chunk's start state in [.., 0..N] (only when there
+    /// is more than one chunk; with `save_every`, chunks of that length; the backward
+    /// recomputes from these)
     pub chunk_states: Option<Tensor<4>>,
     pub plan: ScanPlan,
 }
@@ -168,15 +175,21 @@ pub fn forward(x: ScanInputs, opts: &ScanOptions) -> ScanOutput {
 
     let client = u.client.clone();
     let props = client.properties();
-    let plan = ScanPlan::new(
-        batch,
-        len,
-        d_inner,
-        n,
-        props.hardware.max_units_per_cube,
-        props.hardware.max_shared_memory_size,
-        opts.chunk_len,
-    );
+    let plan_with = |chunk| {
+        ScanPlan::new(batch, len, d_inner, n, props.hardware.max_units_per_cube, props.hardware.max_shared_memory_size, chunk)
+    };
+    let mut plan = plan_with(opts.chunk_len);
+    // the training forward in one pass, saving states on the way (else the chunked passes with
+    // the backward's chunk length leave them behind)
+    let mut saved_chunks = None;
+    if let Some(every) = opts.save_every.map(|s| s.max(1)) {
+        assert!(opts.chunk_len.is_none_or(|c| c == every), "save_every and chunk_len disagree");
+        if plan.n_chunks == 1 && len > every {
+            saved_chunks = Some((every, len.div_ceil(every)));
+        } else if plan.chunk_len != every {
+            plan = plan_with(Some(every));
+        }
+    }
     let cube_dev = u.device.clone();
     let f32s = |count: usize| count.max(1) * 4;
     let out_len = batch * len * d_inner;
@@ -186,7 +199,8 @@ pub fn forward(x: ScanInputs, opts: &ScanOptions) -> ScanOutput {
         client.empty(f32s(out_len))
     };
     let out = CubeTensor::new_contiguous(client.clone(), cube_dev.clone(), Shape::new([batch, len, d_inner]), out_handle, DType::F32);
-    let state_len = if plan.n_chunks > 1 { batch * plan.n_chunks * d_inner * 2 * n } else { 1 };
+    let state_chunks = saved_chunks.map_or(plan.n_chunks, |(_, c)| c);
+    let state_len = if state_chunks > 1 { batch * state_chunks * d_inner * 2 * n } else { 1 };
     let states = CubeTensor::new_contiguous(
         client.clone(),
         cube_dev,
@@ -198,7 +212,8 @@ pub fn forward(x: ScanInputs, opts: &ScanOptions) -> ScanOutput {
         return ScanOutput { out: plain(out), chunk_states: None, plan };
     }
 
-    let params = [batch as u32, len as u32, d_inner as u32, plan.chunk_len as u32, plan.n_chunks as u32, 2 * n as u32, n as u32, 0];
+    let (every, n_saved) = saved_chunks.unwrap_or((0, plan.n_chunks));
+    let params = [batch as u32, len as u32, d_inner as u32, plan.chunk_len as u32, n_saved as u32, 2 * n as u32, n as u32, every as u32];
     let groups = CubeCount::Static((d_inner as u32).div_ceil(plan.workgroup), batch as u32, plan.n_chunks as u32);
     let launch_scan = |mode: u32| {
         let args = arguments(&[&u, &delta, &z, &bc, &chan, &states, &out], &params);
@@ -212,10 +227,9 @@ pub fn forward(x: ScanInputs, opts: &ScanOptions) -> ScanOutput {
         let count = CubeCount::Static(((d_inner * n) as u32).div_ceil(plan.workgroup), batch as u32, 1);
         client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(plan.workgroup))), count, args);
     }
-    launch_scan(0);
+    launch_scan(if saved_chunks.is_some() { 2 } else { 0 });
 
-    let chunk_states = (plan.n_chunks > 1)
-        .then(|| plain::<1>(states).reshape([batch, plan.n_chunks, d_inner, 2 * n]));
+    let chunk_states = (state_chunks > 1).then(|| plain::<1>(states).reshape([batch, state_chunks, d_inner, 2 * n]));
     ScanOutput { out: plain(out), chunk_states, plan }
 }
 
@@ -262,7 +276,7 @@ pub struct ScanGrads {
 }
 
 /// The backward pass. `x` are the forward inputs, `chunk_states` what the forward with the
-/// same `opts.chunk_len` (default [`backward_chunk_len`]) saved (`None` if it had a single
+/// same `opts.save_every` (or `chunk_len`; default [`backward_chunk_len`]) saved (`None` if it had a single
 /// chunk), `dout` the gradient of the output. With `opts.poison` the per-element gradients start
 /// as NaN, so any element the kernel does not write fails a comparison. Needs subgroup
 /// operations ([`crate::device::wgpu_has_subgroups`]).
@@ -270,7 +284,7 @@ pub fn backward(x: ScanInputs, chunk_states: Option<Tensor<4>>, dout: Tensor<3>,
     let [batch, len, d_inner] = x.u.dims();
     let n = x.a.dims()[1];
     let device = x.u.device();
-    let t = opts.chunk_len.unwrap_or(backward_chunk_len(n));
+    let t = opts.save_every.or(opts.chunk_len).unwrap_or(backward_chunk_len(n));
     let n_chunks = len.max(1).div_ceil(t);
     let states = chunk_states.unwrap_or_else(|| Tensor::<4>::zeros([batch, n_chunks, d_inner, 2 * n], &device));
     assert_eq!(states.dims(), [batch, n_chunks, d_inner, 2 * n], "chunk states of a plan with chunk length {t}");
