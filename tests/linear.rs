@@ -73,12 +73,18 @@ fn linear_and_its_gradients_match_burns_autodiff() {
     if !coop {
         check(&dev, 4096, 12, 24, true, true);
     }
+    // sizes off the tensor-core blocks, zero-padded to them (x_proj-like: 80 outputs; a rank-48
+    // input), where the adapter has the kernel
+    check(&dev, 1024, 80, 192, true, true);
+    check(&dev, 1024, 256, 48, false, true);
     // Mamba-130m's x_proj and dt_proj and BERT-base's FFN output in a 64 × 512 training step
     // (slow on a CPU adapter: GPU runs only)
     if std::env::var("RANKMAMBA_TRAINING_SHAPES").as_deref() == Ok("1") {
         check(&dev, 32768, 80, 1536, false, false);
         check(&dev, 32768, 1536, 48, false, false);
         check(&dev, 32768, 768, 3072, true, coop);
+        check(&dev, 32768, 80, 1536, false, coop);
+        check(&dev, 32768, 1536, 48, false, coop);
     }
 }
 

@@ -457,12 +457,12 @@ impl MambaMixer {
         // causal depthwise conv + SiLU: output t sees inputs t−K+1..t
         let u = causal_conv1d_silu(xs, self.conv_weight.val(), self.conv_bias.as_ref().map(|p| p.val())); // (batch, len, E)
 
-        let x_dbl = linear3(u.clone(), &self.x_proj.val(), None); // (batch, len, R + 2N)
+        let x_dbl = linear3_with(u.clone(), &self.x_proj.val(), None, cfg.mixed_precision); // (batch, len, R + 2N)
         let dt_low = x_dbl.clone().narrow(2, 0, r);
         let b = x_dbl.clone().narrow(2, r, n);
         let c = x_dbl.narrow(2, r + n, n);
         // Δ bias + softplus, the D skip and the SiLU(z) gate are fused into the scan
-        let delta = linear3(dt_low, &self.dt_proj.val(), None);
+        let delta = linear3_with(dt_low, &self.dt_proj.val(), None, cfg.mixed_precision);
         let a = self.a_log.val().exp().neg();
         let gated = selective_scan(ScanInputs {
             u,

@@ -16,7 +16,7 @@
 
 use crate::ops::matmul::{coop_matmul_available, matmul_coop, BLOCK_M, BLOCK_N, STEP_K};
 use crate::ops::sum_rows::sum_rows;
-use burn::tensor::Tensor;
+use burn::tensor::{DType, Tensor};
 
 /// `x · wᵀ (+ b)` for `x` (m, in), `w` (out, in), `b` (out).
 pub fn linear(x: Tensor<2>, w: &Tensor<2>, b: Option<&Tensor<1>>, mixed: bool) -> Tensor<2> {
@@ -74,12 +74,44 @@ fn fits(m: usize, n: usize, k: usize) -> bool {
     [m, n, k].iter().all(|s| s % BLOCK_M == 0 && s % BLOCK_N == 0 && s % STEP_K == 0)
 }
 
-/// `a · b` on the tensor cores when `mixed` and the sizes fit, else burn's f32 matmul (also
-/// where the kernel declines, e.g. an adapter whose subgroup size varies).
+/// How much larger (in multiply-adds) the zero-padded product on the tensor cores may be than
+/// the real one. Mamba's x_proj (80 outputs, padded to 128) and dt_proj (rank 48, padded to 64
+/// or 128) stay under it: the tensor-core kernel is ~7× burn's f32 matmul (BENCHMARKS.md §5).
+const MAX_PADDING: usize = 3;
+
+/// (m, n, k) rounded up to the tensor-core kernel's blocks, when that costs at most
+/// [`MAX_PADDING`]× the product.
+fn coop_dims(m: usize, n: usize, k: usize) -> Option<(usize, usize, usize)> {
+    let (mp, np, kp) = (m.next_multiple_of(BLOCK_M), n.next_multiple_of(BLOCK_N), k.next_multiple_of(STEP_K));
+    (m * n * k > 0 && mp * np * kp <= MAX_PADDING * m * n * k).then_some((mp, np, kp))
+}
+
+/// `t` (r, c) with zero rows and columns appended up to (rows, cols).
+fn pad(t: Tensor<2>, rows: usize, cols: usize) -> Tensor<2> {
+    let [r, c] = t.dims();
+    let (device, dtype) = (t.device(), t.dtype());
+    let t = if cols > c { Tensor::cat(vec![t, Tensor::zeros([r, cols - c], (&device, dtype))], 1) } else { t };
+    if rows > r { Tensor::cat(vec![t, Tensor::zeros([rows - r, cols], (&device, dtype))], 0) } else { t }
+}
+
+/// `a · b` on the tensor cores when `mixed` and the sizes fit the kernel's blocks, or fit them
+/// after zero padding that costs at most [`MAX_PADDING`]× (the inputs are padded in f16, the
+/// output cut back); else burn's f32 matmul (also where the kernel declines, e.g. an adapter
+/// whose subgroup size varies).
 fn product(a: Tensor<2>, b: Tensor<2>, mixed: bool) -> Tensor<2> {
-    // the kernel declines sizes off its blocks before touching the inputs
-    if mixed {
-        if let Ok(c) = matmul_coop(a.clone(), b.clone()) {
+    let ([m, k], n) = (a.dims(), b.dims()[1]);
+    if let Some((mp, np, kp)) = coop_dims(m, n, k).filter(|_| mixed) {
+        // the kernel declines sizes off its blocks, or a device without it, before touching
+        // the inputs
+        let c = if (mp, np, kp) == (m, n, k) {
+            matmul_coop(a.clone(), b.clone())
+        } else if coop_matmul_available(&a.device()) {
+            let f16 = |t: Tensor<2>| t.cast(DType::F16);
+            matmul_coop(pad(f16(a.clone()), mp, kp), pad(f16(b.clone()), kp, np)).map(|c| c.slice([0..m, 0..n]))
+        } else {
+            Err(crate::error::Error::Backend("no tensor-core matmul".into()))
+        };
+        if let Ok(c) = c {
             return c;
         }
     }
@@ -109,7 +141,7 @@ fn split_k(m: usize, n: usize, k: usize) -> usize {
 /// dW = dyᵀ · x for dy (m, n), x (m, k).
 fn weight_grad(dy: Tensor<2>, x: Tensor<2>, plan: Plan) -> Tensor<2> {
     let ([m, n], k) = (dy.dims(), x.dims()[1]);
-    if plan.mixed && fits(m, n, k) || !plan.fast_backward {
+    if plan.mixed && coop_dims(n, k, m).is_some() || !plan.fast_backward {
         return product(dy.transpose(), x, plan.mixed);
     }
     let s = split_k(m, n, k);
@@ -206,7 +238,22 @@ mod autodiff {
 
 #[cfg(test)]
 mod tests {
-    use super::split_k;
+    use super::{coop_dims, split_k};
+
+    #[test]
+    fn padding_only_where_it_stays_cheap() {
+        // Mamba-130m at 64 × 512: x_proj's forward, dx, dW; dt_proj's forward, dx, dW
+        assert_eq!(coop_dims(32768, 80, 1536), Some((32768, 128, 1536)));
+        assert_eq!(coop_dims(32768, 1536, 80), Some((32768, 1536, 128)));
+        assert_eq!(coop_dims(80, 1536, 32768), Some((128, 1536, 32768)));
+        assert_eq!(coop_dims(32768, 1536, 48), Some((32768, 1536, 64)));
+        assert_eq!(coop_dims(32768, 48, 1536), Some((32768, 128, 1536)));
+        // already on the blocks
+        assert_eq!(coop_dims(256, 128, 64), Some((256, 128, 64)));
+        // a tiny model's rank-4 Δ projection: 16× the work, burn's matmul instead
+        assert_eq!(coop_dims(32768, 128, 4), None);
+        assert_eq!(coop_dims(0, 128, 64), None);
+    }
 
     #[test]
     fn split_k_only_for_small_outputs_and_divides_the_rows() {
