@@ -14,7 +14,7 @@ use crate::loader::{HostTensor, TensorSet};
 use crate::ops::causal_conv::causal_conv1d_silu;
 use crate::ops::selective_scan::{selective_scan, ScanInputs};
 use crate::ops::norm::rms_norm;
-use crate::ops::{linear3, linear3_with};
+use crate::ops::linear3_with;
 use burn::nn::{Dropout, DropoutConfig};
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -450,9 +450,15 @@ impl MambaMixer {
     /// x (batch, len, d), already normed → (batch, len, d).
     pub fn forward(&self, x: Tensor<3>, cfg: &MambaConfig) -> Tensor<3> {
         let (e, n, r) = (cfg.intermediate_size, cfg.state_size, cfg.dt_rank);
-        let xz = linear3_with(x, &self.in_proj.val(), self.in_proj_bias.as_ref().map(|p| p.val()).as_ref(), cfg.mixed_precision);
-        let xs = xz.clone().narrow(2, 0, e);
-        let z = xz.narrow(2, e, e);
+        // in_proj as its two halves (x and the gate z): each output is contiguous, where the
+        // halves of one product would be strided views that the conv and the scan copy (and
+        // whose gradients burn assembles with fills and slice-assigns)
+        let (w, bias) = (self.in_proj.val(), self.in_proj_bias.as_ref().map(|p| p.val()));
+        let half = |i: usize| {
+            let b = bias.clone().map(|b| b.narrow(0, i * e, e));
+            linear3_with(x.clone(), &w.clone().narrow(0, i * e, e), b.as_ref(), cfg.mixed_precision)
+        };
+        let (xs, z) = (half(0), half(1));
 
         // causal depthwise conv + SiLU: output t sees inputs t−K+1..t
         let u = causal_conv1d_silu(xs, self.conv_weight.val(), self.conv_bias.as_ref().map(|p| p.val())); // (batch, len, E)
