@@ -6,18 +6,26 @@
 // workgroup memory as vec4<f16> (rows padded against bank conflicts), then every subgroup
 // multiplies its tiles from there (cooperative loads from vec4 arrays count strides in vec4s).
 // M and N must be multiples of 128, K of 64 (checked in Rust).
+//
+// TRANS_A / TRANS_B: the operand is stored transposed (A as (k, m), B as (n, k) row-major: a
+// weight-gradient dyᵀ·x, a forward x·wᵀ), so no transposed copy is made. Its slice is staged in
+// workgroup memory in its stored orientation and the tiles are loaded column-major (`coopLoad`
+// instead of the row-major `coopLoadT`).
 enable f16;
 enable wgpu_cooperative_matrix;
 
 const SG: u32 = {{ sg }}u;
+const TRANS_A: bool = {{ trans_a }};
+const TRANS_B: bool = {{ trans_b }};
 const WG: u32 = 4u * SG;
 const BM: u32 = 128u;
 const BN: u32 = 128u;
 const BK: u32 = 64u;
 // workgroup-memory row strides in vec4s, padded by two so the rows of a 16 x 16 tile fall in
 // different banks (unpadded, every row starts in bank 0)
-const SA: u32 = BK / 4u + 2u;
-const SB: u32 = BN / 4u + 2u;
+// (transposed operands: the slices are (BK, BM) and (BN, BK))
+const SA: u32 = {{ sa }}u;
+const SB: u32 = {{ sb }}u;
 // vec4s of each slice one lane copies
 const PER: u32 = 2048u / WG;
 
@@ -28,13 +36,41 @@ struct Params {
     pad: u32,
 }
 
-@group(0) @binding(0) var<storage, read_write> a: array<vec4<f16>>;  // (m, k / 4) row-major
-@group(0) @binding(1) var<storage, read_write> b: array<vec4<f16>>;  // (k, n / 4) row-major
+@group(0) @binding(0) var<storage, read_write> a: array<vec4<f16>>;  // (m, k / 4) row-major; TRANS_A: (k, m / 4)
+@group(0) @binding(1) var<storage, read_write> b: array<vec4<f16>>;  // (k, n / 4) row-major; TRANS_B: (n, k / 4)
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;        // (m, n) row-major
 @group(0) @binding(3) var<uniform> p: Params;
 
-var<workgroup> sa: array<vec4<f16>, 2304>;  // (BM, SA): the (BM, BK / 4) slice of A, padded
-var<workgroup> sb: array<vec4<f16>, 2176>;  // (BK, SB): the (BK, BN / 4) slice of B, padded
+var<workgroup> sa: array<vec4<f16>, 2304>;  // (BM, SA): the (BM, BK / 4) slice of A, padded; TRANS_A: (BK, SA)
+var<workgroup> sb: array<vec4<f16>, 2304>;  // (BK, SB): the (BK, BN / 4) slice of B, padded; TRANS_B: (BN, SB)
+
+// the e-th vec4 of A's slice at k0, in storage and in workgroup memory
+fn a_src(e: u32, row0: u32, k0: u32) -> u32 {
+    if (TRANS_A) { return (k0 + e / (BM / 4u)) * (p.m / 4u) + row0 / 4u + e % (BM / 4u); }
+    return (row0 + e / (BK / 4u)) * (p.k / 4u) + k0 / 4u + e % (BK / 4u);
+}
+fn a_dst(e: u32) -> u32 {
+    if (TRANS_A) { return (e / (BM / 4u)) * SA + e % (BM / 4u); }
+    return (e / (BK / 4u)) * SA + e % (BK / 4u);
+}
+// the e-th vec4 of B's slice at k0
+fn b_src(e: u32, col0: u32, k0: u32) -> u32 {
+    if (TRANS_B) { return (col0 + e / (BK / 4u)) * (p.k / 4u) + k0 / 4u + e % (BK / 4u); }
+    return (k0 + e / (BN / 4u)) * (p.n / 4u) + col0 / 4u + e % (BN / 4u);
+}
+fn b_dst(e: u32) -> u32 {
+    if (TRANS_B) { return (e / (BK / 4u)) * SB + e % (BK / 4u); }
+    return (e / (BN / 4u)) * SB + e % (BN / 4u);
+}
+// where the 16 × 16 tile at (row r, k kk) of A's slice and at (k kk, column c) of B's starts
+fn a_tile(r: u32, kk: u32) -> u32 {
+    if (TRANS_A) { return kk * SA + r / 4u; }
+    return r * SA + kk / 4u;
+}
+fn b_tile(kk: u32, c: u32) -> u32 {
+    if (TRANS_B) { return c * SB + kk / 4u; }
+    return kk * SB + c / 4u;
+}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32, @builtin(subgroup_id) sg: u32) {
@@ -43,8 +79,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     // this subgroup's 64 x 64 quarter inside the block
     let sr = (sg / 2u) * 64u;
     let sc = (sg % 2u) * 64u;
-    let k4 = p.k / 4u;
-    let n4 = p.n / 4u;
     var acc0 = coop_mat16x16<f32, C>();
     var acc1 = coop_mat16x16<f32, C>();
     var acc2 = coop_mat16x16<f32, C>();
@@ -66,34 +100,34 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     var pb: array<vec4<f16>, PER>;
     for (var t = 0u; t < PER; t++) {
         let e = li + t * WG;
-        pa[t] = a[(row0 + e / (BK / 4u)) * k4 + e % (BK / 4u)];
-        pb[t] = b[(e / (BN / 4u)) * n4 + col0 / 4u + e % (BN / 4u)];
+        pa[t] = a[a_src(e, row0, 0u)];
+        pb[t] = b[b_src(e, col0, 0u)];
     }
     for (var k0 = 0u; k0 < p.k; k0 += BK) {
         workgroupBarrier();
         for (var t = 0u; t < PER; t++) {
             let e = li + t * WG;
-            sa[(e / (BK / 4u)) * SA + e % (BK / 4u)] = pa[t];
-            sb[(e / (BN / 4u)) * SB + e % (BN / 4u)] = pb[t];
+            sa[a_dst(e)] = pa[t];
+            sb[b_dst(e)] = pb[t];
         }
         workgroupBarrier();
         let k1 = k0 + BK;
         if (k1 < p.k) {
             for (var t = 0u; t < PER; t++) {
                 let e = li + t * WG;
-                pa[t] = a[(row0 + e / (BK / 4u)) * k4 + k1 / 4u + e % (BK / 4u)];
-                pb[t] = b[(k1 + e / (BN / 4u)) * n4 + col0 / 4u + e % (BN / 4u)];
+                pa[t] = a[a_src(e, row0, k1)];
+                pb[t] = b[b_src(e, col0, k1)];
             }
         }
         for (var kk = 0u; kk < BK; kk += 16u) {
-            let a0 = coopLoadT<coop_mat16x16<f16, A>>(&sa[(sr + 0u) * SA + kk / 4u], SA);
-            let a1 = coopLoadT<coop_mat16x16<f16, A>>(&sa[(sr + 16u) * SA + kk / 4u], SA);
-            let a2 = coopLoadT<coop_mat16x16<f16, A>>(&sa[(sr + 32u) * SA + kk / 4u], SA);
-            let a3 = coopLoadT<coop_mat16x16<f16, A>>(&sa[(sr + 48u) * SA + kk / 4u], SA);
-            let b0 = coopLoadT<coop_mat16x16<f16, B>>(&sb[kk * SB + (sc + 0u) / 4u], SB);
-            let b1 = coopLoadT<coop_mat16x16<f16, B>>(&sb[kk * SB + (sc + 16u) / 4u], SB);
-            let b2 = coopLoadT<coop_mat16x16<f16, B>>(&sb[kk * SB + (sc + 32u) / 4u], SB);
-            let b3 = coopLoadT<coop_mat16x16<f16, B>>(&sb[kk * SB + (sc + 48u) / 4u], SB);
+            let a0 = {{ load_a }}<coop_mat16x16<f16, A>>(&sa[a_tile(sr + 0u, kk)], SA);
+            let a1 = {{ load_a }}<coop_mat16x16<f16, A>>(&sa[a_tile(sr + 16u, kk)], SA);
+            let a2 = {{ load_a }}<coop_mat16x16<f16, A>>(&sa[a_tile(sr + 32u, kk)], SA);
+            let a3 = {{ load_a }}<coop_mat16x16<f16, A>>(&sa[a_tile(sr + 48u, kk)], SA);
+            let b0 = {{ load_b }}<coop_mat16x16<f16, B>>(&sb[b_tile(kk, sc + 0u)], SB);
+            let b1 = {{ load_b }}<coop_mat16x16<f16, B>>(&sb[b_tile(kk, sc + 16u)], SB);
+            let b2 = {{ load_b }}<coop_mat16x16<f16, B>>(&sb[b_tile(kk, sc + 32u)], SB);
+            let b3 = {{ load_b }}<coop_mat16x16<f16, B>>(&sb[b_tile(kk, sc + 48u)], SB);
             // sixteen named accumulators (an array of them is kept in memory, not registers)
             acc0 = coopMultiplyAdd(a0, b0, acc0);
             acc1 = coopMultiplyAdd(a0, b1, acc1);

@@ -26,16 +26,27 @@ fn coop_matmul_matches_f64_or_says_why_not() {
     assert!(bad.contains("m % 128"), "{bad}");
     let host = |t: &Tensor<2>| t.clone().cast(DType::F16).cast(DType::F32).into_data().try_to_vec::<f32>().unwrap();
     let (ha, hb) = (host(&a), host(&b));
-    let got = matmul_coop(a, b).unwrap().into_data().try_to_vec::<f32>().unwrap();
-    let mut worst = 0f64;
-    for i in 0..m {
-        for j in 0..n {
-            let want: f64 = (0..k).map(|t| ha[i * k + t] as f64 * hb[t * n + j] as f64).sum();
-            worst = worst.max((got[i * n + j] as f64 - want).abs());
+    // each operand as it is and as a transposed view of its transpose's storage (the kernel reads
+    // those in place: a weight gradient's dyᵀ, a forward's wᵀ)
+    let stored_transposed = |t: &Tensor<2>, h: &[f32]| {
+        let [r, c] = t.dims();
+        let ht: Vec<f32> = (0..c * r).map(|i| h[(i % r) * c + i / r]).collect();
+        Tensor::<2>::from_data(burn::tensor::TensorData::new(ht, [c, r]), &dev).transpose()
+    };
+    for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+        let a_in = if ta { stored_transposed(&a, &ha) } else { a.clone() };
+        let b_in = if tb { stored_transposed(&b, &hb) } else { b.clone() };
+        let got = matmul_coop(a_in, b_in).unwrap().into_data().try_to_vec::<f32>().unwrap();
+        let mut worst = 0f64;
+        for i in 0..m {
+            for j in 0..n {
+                let want: f64 = (0..k).map(|t| ha[i * k + t] as f64 * hb[t * n + j] as f64).sum();
+                worst = worst.max((got[i * n + j] as f64 - want).abs());
+            }
         }
+        // f32 accumulation of k = 192 products of magnitude <= 1
+        assert!(worst <= 1e-3, "A transposed {ta}, B transposed {tb}: max abs error {worst:e}");
     }
-    // f32 accumulation of k = 192 products of magnitude <= 1
-    assert!(worst <= 1e-3, "max abs error {worst:e}");
 }
 
 /// `ops::linear` in mixed precision under autodiff: output and both gradients against the f32

@@ -5,8 +5,8 @@
 //! (`ops::linear`, BENCHMARKS.md §5).
 
 use crate::error::{Error, Result};
-use crate::ops::kernel::{arguments, client_of, cube, empty_f32, is_wgsl_device, kernel_id, plain};
-use burn::backend::wgpu::{CubeDim, KernelSource, SourceKernel, SourceTemplate};
+use crate::ops::kernel::{arguments, client_of, empty_f32, is_wgsl_device, kernel_id, plain, raw};
+use burn::backend::wgpu::{into_contiguous, CubeDim, CubeTensor, KernelSource, SourceKernel, SourceTemplate};
 use burn::cubecl::prelude::{CubeCount, KernelId};
 use burn::tensor::{DType, Device, Tensor};
 
@@ -27,14 +27,27 @@ pub fn coop_matmul_available(device: &Device) -> bool {
 #[derive(Debug)]
 struct CoopKernel {
     subgroup: u32,
+    /// operands stored transposed (A as (k, m), B as (n, k))
+    trans_a: bool,
+    trans_b: bool,
 }
 
 impl KernelSource for CoopKernel {
     fn source(&self) -> SourceTemplate {
-        SourceTemplate::new(MATMUL_COOP_WGSL).register("sg", self.subgroup.to_string())
+        // workgroup-memory row strides in vec4s: the staged slice's row, padded by two
+        let stride = |cols: usize| (cols / 4 + 2).to_string();
+        let load = |trans: bool| if trans { "coopLoad" } else { "coopLoadT" };
+        SourceTemplate::new(MATMUL_COOP_WGSL)
+            .register("sg", self.subgroup.to_string())
+            .register("trans_a", self.trans_a.to_string())
+            .register("trans_b", self.trans_b.to_string())
+            .register("sa", stride(if self.trans_a { BLOCK_M } else { STEP_K }))
+            .register("sb", stride(if self.trans_b { STEP_K } else { BLOCK_N }))
+            .register("load_a", load(self.trans_a))
+            .register("load_b", load(self.trans_b))
     }
     fn id(&self) -> KernelId {
-        kernel_id::<Self>().info(self.subgroup)
+        kernel_id::<Self>().info((self.subgroup, self.trans_a, self.trans_b))
     }
     fn lang(&self) -> &'static str {
         "wgsl"
@@ -61,10 +74,49 @@ pub fn matmul_coop(a: Tensor<2>, b: Tensor<2>) -> Result<Tensor<2>> {
         return Err(Error::Backend(format!("matmul_coop: subgroup size varies on this adapter ({sg_min}..{sg})")));
     }
     let f16 = |t: Tensor<2>| if t.dtype() == DType::F16 { t } else { t.cast(DType::F16) };
-    let (a, b) = (cube(f16(a)), cube(f16(b)));
+    let ((a, trans_a), (b, trans_b)) = (operand(raw(f16(a))), operand(raw(f16(b))));
     let out = empty_f32(&a, &[m, n]);
     let args = arguments(&[&a, &b, &out], &[m as u32, n as u32, k as u32, 0]);
     let count = CubeCount::Static((n / BLOCK_N) as u32, (m / BLOCK_M) as u32, 1);
-    client.launch(Box::new(SourceKernel::new(CoopKernel { subgroup: sg }, CubeDim::new_1d(4 * sg))), count, args);
+    let kernel = CoopKernel { subgroup: sg, trans_a, trans_b };
+    client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(4 * sg))), count, args);
     Ok(plain(out))
+}
+
+/// A 2-D operand as the kernel reads it: row-major as it is, a transposed view of a row-major
+/// tensor (`dy.transpose()`, `w.transpose()`) as its storage with `true`, anything else copied
+/// row-major.
+pub(crate) fn operand(t: CubeTensor) -> (CubeTensor, bool) {
+    let (shape, strides) = (t.meta.shape(), t.meta.strides());
+    let transposed = !t.meta.is_tiled() && shape.num_dims() == 2 && strides[0] == 1 && strides[1] == shape[0];
+    if t.is_contiguous() && !t.meta.is_tiled() || !transposed {
+        return (into_contiguous(t), false);
+    }
+    (t, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::operand;
+    use crate::ops::kernel::raw;
+    use burn::tensor::{Distribution, Tensor};
+
+    #[test]
+    fn transposed_views_are_read_in_place_and_others_copied() {
+        if std::env::var("RANKMAMBA_SKIP_WGPU").as_deref() == Ok("1") {
+            return;
+        }
+        let dev = crate::DeviceChoice::Wgpu.device().unwrap();
+        let t = Tensor::<2>::random([64, 48], Distribution::Default, &dev);
+        let kind = |t: Tensor<2>| {
+            let (c, trans) = operand(raw(t));
+            (trans, c.is_contiguous())
+        };
+        assert_eq!(kind(t.clone()), (false, true));
+        assert_eq!(kind(t.clone().transpose()), (true, false));
+        // a column slice is neither: made contiguous
+        assert_eq!(kind(t.clone().narrow(1, 0, 16)), (false, true));
+        // a row slice of a transposed view (its stored rows are longer than the view): copied
+        assert_eq!(kind(t.transpose().narrow(0, 0, 16)), (false, true));
+    }
 }
