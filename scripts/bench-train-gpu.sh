@@ -5,47 +5,47 @@
 #
 #   bash scripts/bench-train-gpu.sh prepare     # here: release `train` + the BERT tokenizer into .device/
 #   # device tool: run(command="bash scripts/bench-train-gpu.sh run", carry=[".device", ".gl"])
-#   CHECKS="linear causal_conv" bash scripts/bench-train-gpu.sh prepare   # the kernel tests at
-#   # training shapes instead (two fit the carry); the same run command runs them
+#   CHECKS="selective_scan matmul_coop" bash scripts/bench-train-gpu.sh prepare   # + those kernel
+#   # tests, run on the GPU before the timings (TRAINING_SHAPES=1: at training shapes; TRAIN=0:
+#   # the tests alone). `train` and the tests go into one archive with a large xz dictionary
+#   # (they share most of their code): two tests fit the 64 MiB carry beside `train`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/device-lib.sh
 case "${1:-}" in
   prepare)
     . scripts/env.sh
-    # a release test binary into .device/test_NAME.xz
-    pack_test() {
-      local bin
-      bin=$(cargo test --release --locked --no-run --test "$1" 2>&1 | grep -o "target/release/deps/$1-[0-9a-f]*" | tail -1)
-      cp "$CARGO_TARGET_DIR/release/deps/$(basename "$bin")" ".device/test_$1" && xz -T2 -6 -f ".device/test_$1"
-    }
-    rm -rf .device
-    mkdir -p .device
-    # CHECKS="linear causal_conv": only those kernel tests, run at training shapes
-    # (RANKMAMBA_TRAINING_SHAPES=1) instead of the timings (train does not fit beside them in
-    # the 64 MiB carry)
-    if [ -n "${CHECKS:-}" ]; then
-      for t in $CHECKS; do pack_test "$t"; done
-      ls -la .device
-      exit 0
+    rm -rf .device /tmp/rankmamba-bins
+    mkdir -p .device /tmp/rankmamba-bins
+    bins=()
+    if [ "${TRAIN:-1}" = 1 ]; then
+      cargo build --release --locked --bin train --example probe_matmul
+      cp "$CARGO_TARGET_DIR/release/train" /tmp/rankmamba-bins/ && bins+=(train)
+      # PROBE=1: the matmul probe too (the carry has room for it only without CHECKS)
+      [ "${PROBE:-0}" = 1 ] && cp "$CARGO_TARGET_DIR/release/examples/probe_matmul" /tmp/rankmamba-bins/ && bins+=(probe_matmul)
     fi
-    cargo build --release --locked --bin train --example probe_matmul
-    pack_binaries train
-    # PROBE=0: only `train` (the carry is 64 MiB with the tracked tree; the probe and the test add 16 MB)
-    if [ "${PROBE:-1}" = 1 ]; then
-      pack_binaries examples/probe_matmul
-      # the tensor-core tests, run before the timings
-      pack_test matmul_coop
-    fi
+    for t in ${CHECKS:-}; do
+      bin=$(cargo test --release --locked --no-run --test "$t" 2>&1 | grep -o "target/release/deps/$t-[0-9a-f]*" | tail -1)
+      cp "$CARGO_TARGET_DIR/release/deps/$(basename "$bin")" "/tmp/rankmamba-bins/test_$t" && bins+=("test_$t")
+    done
+    tar -C /tmp/rankmamba-bins -cf - "${bins[@]}" | xz -T1 -9e --lzma2=dict=192MiB > .device/bins.tar.xz
     cp "$HOME/.cache/rankmamba/all-MiniLM-L6-v2/tokenizer.json" .device/bert-tokenizer.json
     ls -la .device
+    total=$(( $(du -sb .device .gl | cut -f1 | paste -sd+ | bc) + $(git ls-files -z | xargs -0 du -cb | tail -1 | cut -f1) ))
+    echo "carry with the tracked tree: $total bytes (limit $((64 << 20)))"
     ;;
   run)
     device_setup
+    tar -C /tmp/bin -xJf .device/bins.tar.xz
     out=${OUT:-/tmp/out}
     steps=${STEPS:-6}
     mkdir -p "$out" /tmp/m
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/gpu.txt"
+    # the kernel tests first (CHECKS= of prepare), at training shapes with TRAINING_SHAPES=1
+    for t in /tmp/bin/test_*; do
+      [ -x "$t" ] || continue
+      RANKMAMBA_TRAINING_SHAPES=${TRAINING_SHAPES:-0} RANKMAMBA_FIXTURES="$PWD/tests/fixtures" "$t" --test-threads 1 2>&1 | grep -v '^$' | tee "$out/$(basename "$t").txt" || true
+    done
     # what the matmuls can reach: burn's WGSL matmul and the adapter's cooperative-matrix offer,
     # beside torch's matmul (fp32, tf32, bf16) at the same shapes
     if [ -x /tmp/bin/probe_matmul ]; then
@@ -66,14 +66,7 @@ for (name, m, k, n) in (("in_proj / FFN of a 64 x 512 step: 32768x768 @ 768x3072
 PY
     fi
     [ "${PROBE_ONLY:-0}" = 1 ] && exit 0
-    if [ ! -x /tmp/bin/train ]; then
-      # a CHECKS= prepare: the kernel tests at training shapes, one output file each
-      for t in /tmp/bin/test_*; do
-        RANKMAMBA_TRAINING_SHAPES=1 "$t" --nocapture 2>&1 | grep -v '^$' | tee "$out/$(basename "$t").txt" || true
-      done
-      exit 0
-    fi
-    [ -x /tmp/bin/test_matmul_coop ] && { /tmp/bin/test_matmul_coop --nocapture 2>&1 | tail -4 | tee "$out/test_matmul_coop.txt" || true; }
+    [ -x /tmp/bin/train ] || exit 0
     # random-init checkpoints in the Hugging Face layout, and long synthetic training groups
     python3 - <<'PY' 2>&1 | tee "$out/setup.txt"
 import json, os, random, shutil, torch
@@ -99,15 +92,19 @@ PY
       "$@"; local rc=$?
       kill $p; sort -n /tmp/mem.txt | tail -1 > /tmp/peak.txt; return $rc
     }
-    # RUNS: model:precision[:ref] (mixed precision: the linear layers that fit on tensor cores;
-    # ref: burn's own ops instead of rankmamba's training kernels, RANKMAMBA_REFERENCE_OPS=1)
+    # RUNS: model:precision[:ref|:prof|:ref+prof] (mixed precision: the linear layers on tensor
+    # cores; ref: burn's own ops instead of rankmamba's training kernels,
+    # RANKMAMBA_REFERENCE_OPS=1; prof: this run profiled)
     for spec in ${RUNS:-mamba-130m:f32 mamba-130m:mixed bert-base:f32}; do
       IFS=: read -r model prec variant <<< "$spec"
       tag="$model-$prec${variant:+-$variant}"
-      export RANKMAMBA_REFERENCE_OPS=$([ "$variant" = ref ] && echo 1 || echo 0)
+      export RANKMAMBA_REFERENCE_OPS=$([ "${variant%+prof}" = ref ] && echo 1 || echo 0)
+      # variant prof (or ref+prof), or PROFILE=1 for every run
+      prof=$([ "${PROFILE:-0}" = 1 ] || [ "${variant%prof}" != "$variant" ] && echo 1 || echo 0)
+      unset CUBECL_DEBUG_OPTION CUBECL_DEBUG_LOG
       rm -rf "/tmp/run-$tag"
-      # PROFILE=1: cubecl's per-kernel log (every launch with its duration; steps run slower)
-      if [ "${PROFILE:-0}" = 1 ]; then export CUBECL_DEBUG_OPTION=profile CUBECL_DEBUG_LOG="$out/profile-$tag.log"; fi
+      # profiled: cubecl's per-kernel log (every launch with its duration; steps run slower)
+      if [ "$prof" = 1 ]; then export CUBECL_DEBUG_OPTION=profile CUBECL_DEBUG_LOG="$out/profile-$tag.log"; fi
       # the recipe's 1000 warmup steps: the timed steps run at a tiny lr, so a random init does
       # not diverge (it did in f16 at full lr); the time of a step does not depend on the lr
       peak timeout 240 /tmp/bin/train --model "/tmp/m/$model" --output "/tmp/run-$tag" --device wgpu --precision "$prec" \
@@ -115,7 +112,7 @@ PY
         --max-steps 10000 --save-every 1000000 --stop-after "$steps" 2>&1 | tail -3 | tee "$out/train-$tag.txt" || true
       cp "/tmp/run-$tag/log.jsonl" "$out/log-$tag.jsonl" 2>/dev/null || true
       # the device tool brings back few files: summaries of steps 2 and 3, and the log compressed
-      if [ "${PROFILE:-0}" = 1 ] && [ -f "$out/profile-$tag.log" ]; then
+      if [ "$prof" = 1 ] && [ -f "$out/profile-$tag.log" ]; then
         for k in 2 3; do python3 scripts/profile_summary.py "$out/profile-$tag.log" --step $k --top 40 > "$out/profile-$tag-step$k.txt" 2>&1 || true; done
         xz -T0 "$out/profile-$tag.log"
       fi
