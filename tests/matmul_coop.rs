@@ -7,46 +7,64 @@ use common::{host, rel_err};
 use burn::tensor::{DType, Distribution, Tensor};
 use rankmamba::ops::matmul::{coop_matmul_available, matmul_coop};
 
+/// `a · b` through the kernel against f64 on the f16-rounded inputs; `a`, `b` are passed as
+/// given (`f16`: cast first) or as transposed views of their transposes' storage (the kernel
+/// reads those in place: a weight gradient's dyᵀ, a forward's wᵀ).
+fn check(dev: &burn::tensor::Device, (m, k, n): (usize, usize, usize), f16: bool, trans_a: bool, trans_b: bool) {
+    let a = Tensor::<2>::random([m, k], Distribution::Uniform(-1.0, 1.0), dev);
+    let b = Tensor::<2>::random([k, n], Distribution::Uniform(-1.0, 1.0), dev);
+    let host = |t: &Tensor<2>| t.clone().cast(DType::F16).cast(DType::F32).into_data().try_to_vec::<f32>().unwrap();
+    let (ha, hb) = (host(&a), host(&b));
+    let stored_transposed = |t: &Tensor<2>, h: &[f32]| {
+        let [r, c] = t.dims();
+        let ht: Vec<f32> = (0..c * r).map(|i| h[(i % r) * c + i / r]).collect();
+        Tensor::<2>::from_data(burn::tensor::TensorData::new(ht, [c, r]), dev).transpose()
+    };
+    let a_in = if trans_a { stored_transposed(&a, &ha) } else { a.clone() };
+    let b_in = if trans_b { stored_transposed(&b, &hb) } else { b.clone() };
+    let (a_in, b_in) = if f16 { (a_in.cast(DType::F16), b_in.cast(DType::F16)) } else { (a_in, b_in) };
+    let got = matmul_coop(a_in, b_in).unwrap();
+    assert_eq!(got.dims(), [m, n]);
+    let got = got.into_data().try_to_vec::<f32>().unwrap();
+    let mut worst = 0f64;
+    for i in 0..m {
+        for j in 0..n {
+            let want: f64 = (0..k).map(|t| ha[i * k + t] as f64 * hb[t * n + j] as f64).sum();
+            worst = worst.max((got[i * n + j] as f64 - want).abs());
+        }
+    }
+    // f32 accumulation of k products of magnitude <= 1
+    let bound = 1e-3 * (k as f64 / 192.0).max(1.0);
+    assert!(worst <= bound, "({m}, {k}) · ({k}, {n}), f16 {f16}, A transposed {trans_a}, B transposed {trans_b}: max abs error {worst:e}");
+}
+
 #[test]
 fn coop_matmul_matches_f64_or_says_why_not() {
     if std::env::var("RANKMAMBA_SKIP_WGPU").as_deref() == Ok("1") {
         return;
     }
     let dev = rankmamba::DeviceChoice::Wgpu.device().unwrap();
-    let (m, k, n) = (256, 192, 384);
-    let a = Tensor::<2>::random([m, k], Distribution::Uniform(-1.0, 1.0), &dev);
-    let b = Tensor::<2>::random([k, n], Distribution::Uniform(-1.0, 1.0), &dev);
     if !coop_matmul_available(&dev) {
-        let err = matmul_coop(a, b).unwrap_err().to_string();
+        let a = Tensor::<2>::zeros([128, 64], &dev);
+        let err = matmul_coop(a.clone(), a.transpose()).unwrap_err().to_string();
         assert!(err.contains("no cooperative matrices"), "{err}");
         eprintln!("skipped the numeric check: this adapter has no cooperative matrices");
         return;
     }
-    let bad = matmul_coop(a.clone().slice([0..100, 0..k]), b.clone()).unwrap_err().to_string();
-    assert!(bad.contains("m % 128"), "{bad}");
-    let host = |t: &Tensor<2>| t.clone().cast(DType::F16).cast(DType::F32).into_data().try_to_vec::<f32>().unwrap();
-    let (ha, hb) = (host(&a), host(&b));
-    // each operand as it is and as a transposed view of its transpose's storage (the kernel reads
-    // those in place: a weight gradient's dyᵀ, a forward's wᵀ)
-    let stored_transposed = |t: &Tensor<2>, h: &[f32]| {
-        let [r, c] = t.dims();
-        let ht: Vec<f32> = (0..c * r).map(|i| h[(i % r) * c + i / r]).collect();
-        Tensor::<2>::from_data(burn::tensor::TensorData::new(ht, [c, r]), &dev).transpose()
-    };
+    let a = Tensor::<2>::zeros([99, 64], &dev);
+    let bad = matmul_coop(a.clone(), Tensor::zeros([64, 128], &dev)).unwrap_err().to_string();
+    assert!(bad.contains("multiple of 4"), "{bad}");
+    // on the blocks, in every layout and both input types
     for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
-        let a_in = if ta { stored_transposed(&a, &ha) } else { a.clone() };
-        let b_in = if tb { stored_transposed(&b, &hb) } else { b.clone() };
-        let got = matmul_coop(a_in, b_in).unwrap().into_data().try_to_vec::<f32>().unwrap();
-        let mut worst = 0f64;
-        for i in 0..m {
-            for j in 0..n {
-                let want: f64 = (0..k).map(|t| ha[i * k + t] as f64 * hb[t * n + j] as f64).sum();
-                worst = worst.max((got[i * n + j] as f64 - want).abs());
-            }
+        for f16 in [false, true] {
+            check(&dev, (256, 192, 384), f16, ta, tb);
         }
-        // f32 accumulation of k = 192 products of magnitude <= 1
-        assert!(worst <= 1e-3, "A transposed {ta}, B transposed {tb}: max abs error {worst:e}");
     }
+    // off the blocks (zeros past the edges), and few blocks over a long K (split K)
+    check(&dev, (200, 52, 84), false, false, false);
+    check(&dev, (84, 200, 52), false, true, true);
+    check(&dev, (128, 4096, 128), false, true, false);
+    check(&dev, (80, 8192, 200), true, true, false);
 }
 
 /// `ops::linear` in mixed precision under autodiff: output and both gradients against the f32

@@ -8,15 +8,16 @@
 //!   matmul of the chunks, then their partial products summed by `ops::sum_rows`);
 //! - db = Σ_rows dy by `ops::sum_rows`;
 //! - in mixed precision (`train --precision mixed`) the forward and both products run on the
-//!   tensor cores (`ops::matmul::matmul_coop`, f16 inputs, f32 accumulation) where the sizes fit
-//!   the kernel's blocks; weights, gradients and bias stay f32.
+//!   tensor cores (`ops::matmul::matmul_coop`: f16 products, f32 accumulation, its own split-K,
+//!   transposed operands read in place) where padding the sizes to the kernel's blocks costs
+//!   little; weights, gradients and bias stay f32.
 //!
 //! The reference is burn's autodiff of `x.matmul(wᵀ) + b` (every backend but WGSL-on-wgpu, and
 //! wgpu with `RANKMAMBA_REFERENCE_OPS=1`, see [`crate::ops::reference_ops`]).
 
 use crate::ops::matmul::{coop_matmul_available, matmul_coop, BLOCK_M, BLOCK_N, STEP_K};
 use crate::ops::sum_rows::sum_rows;
-use burn::tensor::{DType, Tensor};
+use burn::tensor::Tensor;
 
 /// `x · wᵀ (+ b)` for `x` (m, in), `w` (out, in), `b` (out).
 pub fn linear(x: Tensor<2>, w: &Tensor<2>, b: Option<&Tensor<1>>, mixed: bool) -> Tensor<2> {
@@ -86,32 +87,13 @@ fn coop_dims(m: usize, n: usize, k: usize) -> Option<(usize, usize, usize)> {
     (m * n * k > 0 && mp * np * kp <= MAX_PADDING * m * n * k).then_some((mp, np, kp))
 }
 
-/// `t` (r, c) with zero rows and columns appended up to (rows, cols).
-fn pad(t: Tensor<2>, rows: usize, cols: usize) -> Tensor<2> {
-    let [r, c] = t.dims();
-    let (device, dtype) = (t.device(), t.dtype());
-    let t = if cols > c { Tensor::cat(vec![t, Tensor::zeros([r, cols - c], (&device, dtype))], 1) } else { t };
-    if rows > r { Tensor::cat(vec![t, Tensor::zeros([rows - r, cols], (&device, dtype))], 0) } else { t }
-}
-
-/// `a · b` on the tensor cores when `mixed` and the sizes fit the kernel's blocks, or fit them
-/// after zero padding that costs at most [`MAX_PADDING`]× (the inputs are padded in f16, the
-/// output cut back); else burn's f32 matmul (also where the kernel declines, e.g. an adapter
-/// whose subgroup size varies).
+/// `a · b` on the tensor cores when `mixed` and the kernel's zero padding of the sizes costs at
+/// most [`MAX_PADDING`]×; else burn's f32 matmul (also where the kernel declines: no
+/// cooperative matrices, an adapter whose subgroup size varies, a side not a multiple of 4).
 fn product(a: Tensor<2>, b: Tensor<2>, mixed: bool) -> Tensor<2> {
     let ([m, k], n) = (a.dims(), b.dims()[1]);
-    if let Some((mp, np, kp)) = coop_dims(m, n, k).filter(|_| mixed) {
-        // the kernel declines sizes off its blocks, or a device without it, before touching
-        // the inputs
-        let c = if (mp, np, kp) == (m, n, k) {
-            matmul_coop(a.clone(), b.clone())
-        } else if coop_matmul_available(&a.device()) {
-            let f16 = |t: Tensor<2>| t.cast(DType::F16);
-            matmul_coop(pad(f16(a.clone()), mp, kp), pad(f16(b.clone()), kp, np)).map(|c| c.slice([0..m, 0..n]))
-        } else {
-            Err(crate::error::Error::Backend("no tensor-core matmul".into()))
-        };
-        if let Ok(c) = c {
+    if mixed && coop_dims(m, n, k).is_some() {
+        if let Ok(c) = matmul_coop(a.clone(), b.clone()) {
             return c;
         }
     }

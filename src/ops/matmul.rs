@@ -1,4 +1,4 @@
-//! A tensor-core matmul in hand-written WGSL (`shaders/matmul_coop.wgsl`): f16 inputs, f32
+//! A tensor-core matmul in hand-written WGSL (`shaders/matmul_coop.wgsl`): f16 products, f32
 //! accumulation, on wgpu's experimental cooperative matrices. burn's own WGSL matmul cannot reach
 //! the tensor cores; this kernel runs on the same wgpu device as the scan and attention kernels.
 //! `train --precision mixed` runs the linear layers through it where their sizes fit
@@ -6,6 +6,7 @@
 
 use crate::error::{Error, Result};
 use crate::ops::kernel::{arguments, client_of, empty_f32, is_wgsl_device, kernel_id, plain, raw};
+use crate::ops::sum_rows::sum_rows;
 use burn::backend::wgpu::{into_contiguous, CubeDim, CubeTensor, KernelSource, SourceKernel, SourceTemplate};
 use burn::cubecl::prelude::{CubeCount, KernelId};
 use burn::tensor::{DType, Device, Tensor};
@@ -13,7 +14,8 @@ use burn::tensor::{DType, Device, Tensor};
 const MATMUL_COOP_WGSL: &str = include_str!("../../shaders/matmul_coop.wgsl");
 
 /// Rows and columns of C one workgroup computes (four subgroups of 4 × 4 tiles of 16 × 16), and
-/// the K slice staged in workgroup memory per step.
+/// the K slice staged in workgroup memory per step: the kernel is fastest where the sizes are
+/// multiples of these (others are padded with zeros).
 pub(crate) const BLOCK_M: usize = 128;
 pub(crate) const BLOCK_N: usize = 128;
 pub(crate) const STEP_K: usize = 64;
@@ -30,6 +32,9 @@ struct CoopKernel {
     /// operands stored transposed (A as (k, m), B as (n, k))
     trans_a: bool,
     trans_b: bool,
+    /// operands in f32 (converted as they are staged), else f16
+    f32_a: bool,
+    f32_b: bool,
 }
 
 impl KernelSource for CoopKernel {
@@ -45,25 +50,42 @@ impl KernelSource for CoopKernel {
             .register("sb", stride(if self.trans_b { STEP_K } else { BLOCK_N }))
             .register("load_a", load(self.trans_a))
             .register("load_b", load(self.trans_b))
+            .register("in_a", if self.f32_a { "f32" } else { "f16" })
+            .register("in_b", if self.f32_b { "f32" } else { "f16" })
     }
     fn id(&self) -> KernelId {
-        kernel_id::<Self>().info((self.subgroup, self.trans_a, self.trans_b))
+        kernel_id::<Self>().info((self.subgroup, self.trans_a, self.trans_b, self.f32_a, self.f32_b))
     }
     fn lang(&self) -> &'static str {
         "wgsl"
     }
 }
 
-/// `a · b` for `a` (m, k) and `b` (k, n), both cast to f16, accumulated in f32; m and n
-/// multiples of 128, k of 64.
+/// Fewest K steps one split of a split-K product sums.
+const MIN_SPLIT_K: usize = 1024;
+
+/// K splits for a product of `blocks` output blocks: enough that the grid has `busy`
+/// workgroups, each split at least [`MIN_SPLIT_K`] long.
+fn splits_for(blocks: usize, k: usize, busy: usize) -> usize {
+    let mut s = 1;
+    while blocks * s < busy && k / (2 * s) >= MIN_SPLIT_K {
+        s *= 2;
+    }
+    s
+}
+
+/// `a · b` for `a` (m, k) and `b` (k, n), f32 or f16 (each may be a transposed view, read in
+/// place), all sides multiples of 4: f16 products accumulated in f32. Sizes off the kernel's
+/// blocks read zeros past the edges (the result is the (m, n) corner of the padded output);
+/// products with few output blocks split K across more workgroups and sum the parts.
 pub fn matmul_coop(a: Tensor<2>, b: Tensor<2>) -> Result<Tensor<2>> {
     let device = a.device();
     if !coop_matmul_available(&device) {
         return Err(Error::Backend("this adapter has no cooperative matrices with f16 (wgpu EXPERIMENTAL_COOPERATIVE_MATRIX)".into()));
     }
     let ([m, k], [k2, n]) = (a.dims(), b.dims());
-    if k != k2 || m % BLOCK_M != 0 || n % BLOCK_N != 0 || k % STEP_K != 0 {
-        return Err(Error::Input(format!("matmul_coop: ({m}, {k}) · ({k2}, {n}) needs equal inner sizes, m % {BLOCK_M}, n % {BLOCK_N}, k % {STEP_K} = 0")));
+    if k != k2 || [m, n, k].iter().any(|s| s % 4 != 0 || *s == 0) {
+        return Err(Error::Input(format!("matmul_coop: ({m}, {k}) · ({k2}, {n}) needs equal inner sizes and every side a non-zero multiple of 4")));
     }
     let client = client_of(&device);
     // four subgroups per workgroup; the shader needs every subgroup full, so the adapter's one
@@ -73,14 +95,26 @@ pub fn matmul_coop(a: Tensor<2>, b: Tensor<2>) -> Result<Tensor<2>> {
     if sg != sg_min {
         return Err(Error::Backend(format!("matmul_coop: subgroup size varies on this adapter ({sg_min}..{sg})")));
     }
-    let f16 = |t: Tensor<2>| if t.dtype() == DType::F16 { t } else { t.cast(DType::F16) };
-    let ((a, trans_a), (b, trans_b)) = (operand(raw(f16(a))), operand(raw(f16(b))));
-    let out = empty_f32(&a, &[m, n]);
-    let args = arguments(&[&a, &b, &out], &[m as u32, n as u32, k as u32, 0]);
-    let count = CubeCount::Static((n / BLOCK_N) as u32, (m / BLOCK_M) as u32, 1);
-    let kernel = CoopKernel { subgroup: sg, trans_a, trans_b };
+    // f32 and f16 operands are read as they are; anything else as f32
+    let input = |t: Tensor<2>| {
+        let t = if matches!(t.dtype(), DType::F32 | DType::F16) { t } else { t.cast(DType::F32) };
+        let f32 = t.dtype() == DType::F32;
+        let (t, trans) = operand(raw(t));
+        (t, trans, f32)
+    };
+    let ((a, trans_a, f32_a), (b, trans_b, f32_b)) = (input(a), input(b));
+    let (m_pad, n_pad) = (m.next_multiple_of(BLOCK_M), n.next_multiple_of(BLOCK_N));
+    let busy = props.hardware.num_streaming_multiprocessors.map_or(256, |s| 2 * s as usize);
+    let kc = k.div_ceil(splits_for((m_pad / BLOCK_M) * (n_pad / BLOCK_N), k, busy)).next_multiple_of(STEP_K);
+    let splits = k.div_ceil(kc);
+    let out = empty_f32(&a, &[splits, m_pad, n_pad]);
+    let args = arguments(&[&a, &b, &out], &[m as u32, n as u32, k as u32, kc as u32]);
+    let count = CubeCount::Static((n_pad / BLOCK_N) as u32, (m_pad / BLOCK_M) as u32, splits as u32);
+    let kernel = CoopKernel { subgroup: sg, trans_a, trans_b, f32_a, f32_b };
     client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(4 * sg))), count, args);
-    Ok(plain(out))
+    let parts = plain::<3>(out).reshape([splits, m_pad * n_pad]);
+    let c = if splits > 1 { sum_rows(parts) } else { parts.reshape([m_pad * n_pad]) }.reshape([m_pad, n_pad]);
+    Ok(if (m_pad, n_pad) == (m, n) { c } else { c.slice([0..m, 0..n]) })
 }
 
 /// A 2-D operand as the kernel reads it: row-major as it is, a transposed view of a row-major
@@ -97,7 +131,17 @@ pub(crate) fn operand(t: CubeTensor) -> (CubeTensor, bool) {
 
 #[cfg(test)]
 mod tests {
-    use super::operand;
+    use super::{operand, splits_for};
+
+    #[test]
+    fn k_is_split_only_for_few_blocks_and_long_sums() {
+        // weight gradients of a 64 × 512 Mamba-130m step (K = 32768 tokens): x_proj's 1 × 12
+        // blocks, in_proj's half 12 × 6; a forward's 256 × 12 blocks; a short K
+        assert_eq!(splits_for(12, 32768, 264), 32);
+        assert_eq!(splits_for(72, 32768, 264), 4);
+        assert_eq!(splits_for(3072, 768, 264), 1);
+        assert_eq!(splits_for(1, 1536, 264), 1);
+    }
     use crate::ops::kernel::raw;
     use burn::tensor::{Distribution, Tensor};
 
