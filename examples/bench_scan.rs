@@ -156,7 +156,7 @@ fn main() {
         row("forward, training plan", tlabel.clone(), secs_f, bytes + states);
         let secs = time(iters, || {
             let fwd = forward(inputs(), &train);
-            let g = backward(inputs(), fwd.chunk_states, dout.clone(), &train);
+            let g = backward(inputs(), fwd.saved_states, dout.clone(), &train);
             g.u
         });
         // + backward: inputs and chunk states again, dout read; du, dΔ, dz, dB/dC partials written

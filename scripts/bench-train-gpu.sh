@@ -92,12 +92,13 @@ PY
       "$@"; local rc=$?
       kill $p; sort -n /tmp/mem.txt | tail -1 > /tmp/peak.txt; return $rc
     }
-    # RUNS: model:precision[:ref|:prof|:ref+prof] (mixed precision: the linear layers on tensor
-    # cores; ref: burn's own ops instead of rankmamba's training kernels,
-    # RANKMAMBA_REFERENCE_OPS=1; prof: this run profiled)
+    # RUNS: model:precision[:ref|:prof|:ref+prof[:VAR=VALUE,...]] (mixed precision: the linear
+    # layers on tensor cores; ref: burn's own ops instead of rankmamba's training kernels,
+    # RANKMAMBA_REFERENCE_OPS=1; prof: this run profiled; then environment for this run)
     for spec in ${RUNS:-mamba-130m:f32 mamba-130m:mixed bert-base:f32}; do
-      IFS=: read -r model prec variant <<< "$spec"
-      tag="$model-$prec${variant:+-$variant}"
+      # a fourth field: VAR=VALUE[,VAR=VALUE] for this run (e.g. RANKMAMBA_SCAN_CHUNK=8)
+      IFS=: read -r model prec variant vars <<< "$spec"
+      tag="$model-$prec${variant:+-$variant}${vars:+-${vars//[=,]/-}}"
       export RANKMAMBA_REFERENCE_OPS=$([ "${variant%+prof}" = ref ] && echo 1 || echo 0)
       # variant prof (or ref+prof), or PROFILE=1 for every run
       prof=$([ "${PROFILE:-0}" = 1 ] || [ "${variant%prof}" != "$variant" ] && echo 1 || echo 0)
@@ -107,7 +108,7 @@ PY
       if [ "$prof" = 1 ]; then export CUBECL_DEBUG_OPTION=profile CUBECL_DEBUG_LOG="$out/profile-$tag.log"; fi
       # the recipe's 1000 warmup steps: the timed steps run at a tiny lr, so a random init does
       # not diverge (it did in f16 at full lr); the time of a step does not depend on the lr
-      peak timeout 240 /tmp/bin/train --model "/tmp/m/$model" --output "/tmp/run-$tag" --device wgpu --precision "$prec" \
+      peak timeout 240 env ${vars//,/ } /tmp/bin/train --model "/tmp/m/$model" --output "/tmp/run-$tag" --device wgpu --precision "$prec" \
         --groups /tmp/data/groups.tsv --queries /tmp/data/queries.tsv --collection /tmp/data/collection.tsv \
         --max-steps 10000 --save-every 1000000 --stop-after "$steps" 2>&1 | tail -3 | tee "$out/train-$tag.txt" || true
       cp "/tmp/run-$tag/log.jsonl" "$out/log-$tag.jsonl" 2>/dev/null || true

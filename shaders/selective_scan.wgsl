@@ -9,12 +9,11 @@
 // steps in workgroup memory (one coalesced load), then every invocation reads them from there.
 //
 // MODE 0 (output): scan the chunk from its start state (zero for chunk 0, else
-//   `states[b, k, e, 0..N]`, written by selective_scan_chunks.wgsl) and write `out`.
+//   `states[b, k, e, 0..N]`, written by selective_scan_chunks.wgsl) and write `out`. Training
+//   (`save_every` > 0) also keeps the state entering every `save_every`-th step in
+//   `saved[b, t / save_every, e, ..]` for the backward, which recomputes from those.
 // MODE 1 (summary): scan the chunk from zero and write its end state and its total decay
 //   exp(A·ΣΔ) to `states[b, k, e, 0..2N]`; `out` is not written.
-// MODE 2 (training, one chunk per sequence): scan the whole sequence from zero, write `out`,
-//   and keep the state entering every `save_every` steps in `states[b, j, e, 0..N]` (j = t /
-//   save_every; `n_chunks` counts those) for the backward, which recomputes from them.
 //
 // Template constants (set in Rust from the device limits and the shape): WG, N, TILE, MODE, HAS_Z;
 // and the storage format of u, Δ, z: f32, f16 (adapters with shader-f16), or f16 pairs packed
@@ -35,7 +34,11 @@ struct Params {
     n_chunks: u32,
     bc_stride: u32,   // row stride of `bc` (2N when B and C are packed side by side)
     c_offset: u32,    // column of C_t[0] in a `bc` row (B_t[0] is column 0)
-    save_every: u32,  // MODE 2: steps between kept states
+    save_every: u32,  // MODE 0: steps between kept states (0: none)
+    n_saved: u32,     // ceil(len / save_every)
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 // Every storage binding is read_write: burn packs tensors into shared pages, and a read-only
@@ -47,7 +50,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> chan: array<f32>;   // A (d_inner, N) | D (d_inner) | delta_bias (d_inner)
 @group(0) @binding(5) var<storage, read_write> states: array<f32>; // (batch, n_chunks, d_inner, 2N): [h | decay]
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;    // (batch, len, d_inner)
-@group(0) @binding(7) var<uniform> p: Params;
+@group(0) @binding(7) var<storage, read_write> saved: array<f32>;  // (batch, ceil(len / save_every), d_inner, N); 1 dummy element when not saving
+@group(0) @binding(8) var<uniform> p: Params;
 
 var<workgroup> bc_tile: array<f32, TILE * 2u * N>; // (TILE, 2N): B_t | C_t of this sequence
 
@@ -104,16 +108,16 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
                 let dt = softplus(load_delta(i) + bias);
                 let du = dt * ut;
                 var y = 0.0;
-                if (MODE == 2u && (tt + r) % p.save_every == 0u) {
-                    let s = ((b * p.n_chunks + (tt + r) / p.save_every) * E + e) * 2u * N;
-                    for (var n = 0u; n < N; n++) { states[s + n] = h[n]; }
+                if (MODE == 0u && p.save_every > 0u && (tt + r) % p.save_every == 0u) {
+                    let s = ((b * p.n_saved + (tt + r) / p.save_every) * E + e) * N;
+                    for (var n = 0u; n < N; n++) { saved[s + n] = h[n]; }
                 }
                 for (var n = 0u; n < N; n++) {
                     h[n] = exp2(dt * a[n]) * h[n] + du * bc_tile[r * 2u * N + n];
                     y += bc_tile[r * 2u * N + N + n] * h[n];
                 }
                 dsum += dt;
-                if (MODE != 1u) {
+                if (MODE == 0u) {
                     y += dd * ut;
                     if (HAS_Z) {
                         let zt = load_z(i);

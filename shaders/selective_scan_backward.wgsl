@@ -7,20 +7,24 @@
 //   dB_t[n] = Σ_e g_t·Δ_t·u_t,  dC_t[n] = Σ_e dy_t·h_t                  (across channels)
 //
 // One invocation per (sequence, channel). Chunks of T steps are taken last to first: the chunk's
-// states are recomputed from its saved start state (`states`, written by the forward's chunked
-// plan with chunk length T) into a private history of T·N values, then walked backwards. The
+// states are recomputed from its saved start state (`states`, kept by the forward every T steps)
+// into a history of T·N values, then walked backwards. T is small and every loop over the chunk
+// has constant bounds, so the loops unroll and the history stays in registers (a longer chunk
+// with a dynamically indexed history spills it to local memory, which bounded the kernel). The
 // (batch, len, d_inner, N) state tensor never exists. The across-channel sums dB, dC are reduced
 // over each subgroup (consecutive channels; a transpose-reduce with shuffles when the subgroup
 // has exactly 2N lanes) and written per subgroup; the host sums the groups.
 //
-// A workgroup holds consecutive channels of one sequence, which share B_t and C_t: each
-// chunk's B and C rows are staged in workgroup memory once.
+// A workgroup holds consecutive channels of one sequence, which share B_t and C_t: the B and C
+// rows of TILE steps (several chunks) are staged in workgroup memory once.
 //
-// Template constants: WG (workgroup size), N (state size), T (chunk length), HAS_Z.
+// Template constants: WG (workgroup size), N (state size), T (chunk length), TILE (a multiple of
+// T), HAS_Z.
 
 const WG: u32 = {{ wg }}u;
 const N: u32 = {{ n }}u;
 const T: u32 = {{ t }}u;
+const TILE: u32 = {{ tile }}u;
 const HAS_Z: bool = {{ has_z }};
 const LOG2E: f32 = 1.4426950408889634;
 
@@ -40,14 +44,14 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> z: array<f32>;      // (batch, len, d_inner); 1 dummy element when !HAS_Z
 @group(0) @binding(3) var<storage, read_write> bc: array<f32>;     // (batch, len, bc_stride): B_t at 0.., C_t at c_offset..
 @group(0) @binding(4) var<storage, read_write> chan: array<f32>;   // A (d_inner, N) | D (d_inner) | delta_bias (d_inner)
-@group(0) @binding(5) var<storage, read_write> states: array<f32>; // (batch, n_chunks, d_inner, 2N): chunk start h at [0, N)
+@group(0) @binding(5) var<storage, read_write> states: array<f32>; // (batch, n_chunks, d_inner, N): h entering each chunk
 @group(0) @binding(6) var<storage, read_write> dout: array<f32>;   // (batch, len, d_inner)
 @group(0) @binding(7) var<storage, read_write> dx: array<f32>;     // (3, batch, len, d_inner): du | d(delta) | dz
 @group(0) @binding(8) var<storage, read_write> dbc: array<f32>;    // (n_groups, batch, len, 2N): partial dB | dC (group-major: summed as rows)
 @group(0) @binding(9) var<storage, read_write> dchan: array<f32>;  // (batch, d_inner, N + 2): dA | dD | dbias per sequence
 @group(0) @binding(10) var<uniform> p: Params;
 
-var<workgroup> bc_tile: array<f32, T * 2u * N>; // (T, 2N): B_t | C_t of the current chunk
+var<workgroup> bc_tile: array<f32, TILE * 2u * N>; // (TILE, 2N): B_t | C_t of the current tile
 
 @compute @workgroup_size(WG, 1, 1)
 fn main(
@@ -82,119 +86,132 @@ fn main(
     var dd_acc = 0.0;
     var dbias_acc = 0.0;
     let plane = p.batch * p.len * E;
+    let n_tiles = (p.len + TILE - 1u) / TILE;
 
-    for (var kk = 0u; kk < p.n_chunks; kk++) {
-        let k = p.n_chunks - 1u - kk;
-        let t0 = k * T;
-        let steps = min(T, p.len - t0);
-        let sidx = ((b * p.n_chunks + k) * E + ec) * 2u * N;
-        for (var n = 0u; n < N; n++) { h[n] = states[sidx + n]; }
+    for (var jj = 0u; jj < n_tiles; jj++) {
+        let tile0 = (n_tiles - 1u - jj) * TILE;
+        let tile_steps = min(TILE, p.len - tile0);
         workgroupBarrier();
-        for (var j = lid.x; j < steps * 2u * N; j += WG) {
+        for (var j = lid.x; j < tile_steps * 2u * N; j += WG) {
             let r = j / (2u * N);
             let col = j % (2u * N);
             let src_col = select(p.c_offset + col - N, col, col < N);
-            bc_tile[j] = bc[(b * p.len + t0 + r) * p.bc_stride + src_col];
+            bc_tile[j] = bc[(b * p.len + tile0 + r) * p.bc_stride + src_col];
         }
         workgroupBarrier();
-        // recompute the chunk forwards, keeping h_{t−1} and Δ_t; h ends as the chunk's last h_t
-        for (var r = 0u; r < steps; r++) {
-            let i = (b * p.len + t0 + r) * E + ec;
-            let v = delta[i] + bias;
-            let dt = select(log(1.0 + exp(v)), v, v > 20.0);
-            dts[r] = dt;
-            let dtl = dt * LOG2E;
-            let du = dt * u[i];
-            for (var n = 0u; n < N; n++) {
-                hist[r * N + n] = h[n];
-                h[n] = exp2(dtl * a[n]) * h[n] + du * bc_tile[r * 2u * N + n];
+        let chunks_here = (tile_steps + T - 1u) / T;
+        for (var kk = 0u; kk < chunks_here; kk++) {
+            let kt = chunks_here - 1u - kk;     // chunk within the tile
+            let t0 = tile0 + kt * T;
+            let k = t0 / T;
+            let steps = min(T, p.len - t0);
+            let row0 = kt * T;                  // the chunk's first row of bc_tile
+            let sidx = ((b * p.n_chunks + k) * E + ec) * N;
+            for (var n = 0u; n < N; n++) { h[n] = states[sidx + n]; }
+            // recompute the chunk forwards, keeping h_{t−1} and Δ_t; h ends as the chunk's last h_t.
+            // Steps past the sequence's end (the last chunk) are no-ops: Δ = 0 leaves h as it is.
+            for (var r = 0u; r < T; r++) {
+                let valid = r < steps;
+                let i = (b * p.len + t0 + min(r, steps - 1u)) * E + ec;
+                let v = delta[i] + bias;
+                let dt = select(0.0, select(log(1.0 + exp(v)), v, v > 20.0), valid);
+                dts[r] = dt;
+                let dtl = dt * LOG2E;
+                let du = dt * u[i];
+                for (var n = 0u; n < N; n++) {
+                    hist[r * N + n] = h[n];
+                    h[n] = exp2(dtl * a[n]) * h[n] + du * bc_tile[(row0 + min(r, steps - 1u)) * 2u * N + n];
+                }
             }
-        }
-        // and walk it backwards: h_t is the next step's h_{t−1}, so nothing is recomputed
-        for (var rr = 0u; rr < steps; rr++) {
-            let r = steps - 1u - rr;
-            let t = t0 + r;
-            let i = (b * p.len + t) * E + ec;
-            let ut = u[i];
-            let v = delta[i] + bias;
-            let dt = dts[r];
-            let dtl = dt * LOG2E;
-            let dtu = dt * ut;
-            let row = r * 2u * N;
-            let go = dout[i] * w;
-            var dy = go;
-            var zt = 0.0;
-            var sz = 0.0;
-            if (HAS_Z) {
-                zt = z[i];
-                sz = 1.0 / (1.0 + exp(-zt));
-                dy = go * zt * sz;
-            }
-            var y = dd * ut;  // y_t before the gate, for dz
-            var gb = 0.0;     // Σ_n g_t·B_t
-            var ga_h = 0.0;   // Σ_n A·g_t·a_t·h_{t−1}
-            let out_row = ((group * p.batch + b) * p.len + t) * 2u * N;
-            // this channel's dB_t | dC_t contributions, summed across the subgroup below
-            var parts: array<f32, 2u * N>;
-            for (var n = 0u; n < N; n++) {
-                let bn = bc_tile[row + n];
-                let cn = bc_tile[row + N + n];
-                let hp = hist[r * N + n];
-                let ht = h[n];
-                let at = exp2(dtl * a[n]);
-                y += cn * ht;
-                let g = cn * dy + ga[n];
-                gb += g * bn;
-                let q = g * at * hp;
-                ga_h += a[n] * q;
-                da[n] += dt * q;
-                ga[n] = at * g;
-                parts[n] = g * dtu;
-                parts[N + n] = dy * ht;
-                h[n] = hp;
-            }
-            let du = dd * dy + dt * gb;
-            let ddt = ut * gb + ga_h;
-            var dz = 0.0;
-            if (HAS_Z) {
-                dz = go * y * sz * (1.0 + zt * (1.0 - sz));
-            }
-            if (sg_size == 2u * N && WG % sg_size == 0u) {
-                // full subgroups of exactly 2N lanes (a workgroup narrower than the subgroup
-                // leaves lanes inactive): transpose-reduce, halving the vector at each step,
-                // trading the half the partner keeps (2N − 1 shuffles in all instead of 2N
-                // reductions); lane i ends with the subgroup's sum of value i. The bounds are
-                // constants (o starts at sg_size / 2 = N), so the loops unroll and `parts`
-                // stays in registers.
-                for (var o = N; o > 0u; o = o / 2u) {
-                    let upper = (sg_lane & o) != 0u;
-                    for (var j = 0u; j < o; j++) {
-                        let keep = select(parts[j], parts[j + o], upper);
-                        let give = select(parts[j + o], parts[j], upper);
-                        parts[j] = keep + subgroupShuffleXor(give, o);
+            // and walk it backwards: h_t is the next step's h_{t−1}, so nothing is recomputed (every
+            // invocation of the workgroup has the same `steps`, so the subgroup sums stay uniform)
+            for (var rr = 0u; rr < T; rr++) {
+                let r = T - 1u - rr;
+                if (r < steps) {
+                    let t = t0 + r;
+                    let i = (b * p.len + t) * E + ec;
+                    let ut = u[i];
+                    let v = delta[i] + bias;
+                    let dt = dts[r];
+                    let dtl = dt * LOG2E;
+                    let dtu = dt * ut;
+                    let row = (row0 + r) * 2u * N;
+                    let go = dout[i] * w;
+                    var dy = go;
+                    var zt = 0.0;
+                    var sz = 0.0;
+                    if (HAS_Z) {
+                        zt = z[i];
+                        sz = 1.0 / (1.0 + exp(-zt));
+                        dy = go * zt * sz;
+                    }
+                    var y = dd * ut;  // y_t before the gate, for dz
+                    var gb = 0.0;     // Σ_n g_t·B_t
+                    var ga_h = 0.0;   // Σ_n A·g_t·a_t·h_{t−1}
+                    let out_row = ((group * p.batch + b) * p.len + t) * 2u * N;
+                    // this channel's dB_t | dC_t contributions, summed across the subgroup below
+                    var parts: array<f32, 2u * N>;
+                    for (var n = 0u; n < N; n++) {
+                        let bn = bc_tile[row + n];
+                        let cn = bc_tile[row + N + n];
+                        let hp = hist[r * N + n];
+                        let ht = h[n];
+                        let at = exp2(dtl * a[n]);
+                        y += cn * ht;
+                        let g = cn * dy + ga[n];
+                        gb += g * bn;
+                        let q = g * at * hp;
+                        ga_h += a[n] * q;
+                        da[n] += dt * q;
+                        ga[n] = at * g;
+                        parts[n] = g * dtu;
+                        parts[N + n] = dy * ht;
+                        h[n] = hp;
+                    }
+                    let du = dd * dy + dt * gb;
+                    let ddt = ut * gb + ga_h;
+                    var dz = 0.0;
+                    if (HAS_Z) {
+                        dz = go * y * sz * (1.0 + zt * (1.0 - sz));
+                    }
+                    if (sg_size == 2u * N && WG % sg_size == 0u) {
+                        // full subgroups of exactly 2N lanes (a workgroup narrower than the subgroup
+                        // leaves lanes inactive): transpose-reduce, halving the vector at each step,
+                        // trading the half the partner keeps (2N − 1 shuffles in all instead of 2N
+                        // reductions); lane i ends with the subgroup's sum of value i. The bounds are
+                        // constants (o starts at sg_size / 2 = N), so the loops unroll and `parts`
+                        // stays in registers.
+                        for (var o = N; o > 0u; o = o / 2u) {
+                            let upper = (sg_lane & o) != 0u;
+                            for (var j = 0u; j < o; j++) {
+                                let keep = select(parts[j], parts[j + o], upper);
+                                let give = select(parts[j + o], parts[j], upper);
+                                parts[j] = keep + subgroupShuffleXor(give, o);
+                            }
+                        }
+                        dbc[out_row + sg_lane] = parts[0];
+                    } else {
+                            for (var n = 0u; n < 2u * N; n++) {
+                                let total = subgroupAdd(parts[n]);
+                                if (sg_lane == 0u) { dbc[out_row + n] = total; }
+                            }
+                        }
+                        let dv = ddt * select(1.0 / (1.0 + exp(-v)), 1.0, v > 20.0);
+                        dd_acc += dy * ut;
+                        dbias_acc += dv;
+                        if (live) {
+                            dx[i] = du;
+                            dx[plane + i] = dv;
+                            dx[2u * plane + i] = dz;
+                        }
                     }
                 }
-                dbc[out_row + sg_lane] = parts[0];
-            } else {
-                for (var n = 0u; n < 2u * N; n++) {
-                    let total = subgroupAdd(parts[n]);
-                    if (sg_lane == 0u) { dbc[out_row + n] = total; }
-                }
-            }
-            let dv = ddt * select(1.0 / (1.0 + exp(-v)), 1.0, v > 20.0);
-            dd_acc += dy * ut;
-            dbias_acc += dv;
-            if (live) {
-                dx[i] = du;
-                dx[plane + i] = dv;
-                dx[2u * plane + i] = dz;
             }
         }
+        if (live) {
+            let o = (b * E + e) * (N + 2u);
+            for (var n = 0u; n < N; n++) { dchan[o + n] = da[n]; }
+            dchan[o + N] = dd_acc;
+            dchan[o + N + 1u] = dbias_acc;
+        }
     }
-    if (live) {
-        let o = (b * E + e) * (N + 2u);
-        for (var n = 0u; n < N; n++) { dchan[o + n] = da[n]; }
-        dchan[o + N] = dd_acc;
-        dchan[o + N + 1u] = dbias_acc;
-    }
-}

@@ -1,4 +1,4 @@
-//! The WGSL scan under burn's autodiff: the forward keeps the start state of every chunk of the
+//! The WGSL scan under burn's autodiff: the forward keeps the state entering every chunk of the
 //! backward's length; the registered backward runs `shaders/selective_scan_backward.wgsl`.
 
 use super::wgpu::{backward, backward_chunk_len, forward, ScanOptions};
@@ -14,11 +14,11 @@ use burn::tensor::Tensor;
 
 type Ad<C> = Autodiff<CubeBackend, C>;
 
-/// What the backward needs: the forward's inputs and chunk states, as raw wgpu tensors.
+/// What the backward needs: the forward's inputs and saved states, as raw wgpu tensors.
 #[derive(Debug, Clone)]
 struct Saved {
     inputs: [CubeTensor; 8],
-    chunk_states: Option<CubeTensor>,
+    saved_states: Option<CubeTensor>,
 }
 
 #[derive(Debug)]
@@ -44,7 +44,7 @@ impl Backward<CubeBackend, 8> for ScanBackward {
 
     fn backward(self, ops: Ops<Saved, 8>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
         let dout = plain::<3>(grads.consume::<CubeBackend>(&ops.node));
-        let g = backward(inputs(ops.state.inputs), ops.state.chunk_states.map(plain::<4>), dout, &ScanOptions::default());
+        let g = backward(inputs(ops.state.inputs), ops.state.saved_states.map(plain::<4>), dout, &ScanOptions::default());
         let z = g.z.expect("the gated scan has a z gradient");
         let grads_in: [CubeTensor; 8] =
             [raw(g.u), raw(g.delta), raw(g.delta_bias), raw(g.a), raw(g.b), raw(g.c), raw(g.d), raw(z)];
@@ -87,9 +87,9 @@ where
     };
     let out = match ScanBackward.prepare::<C>(guards).compute_bound().stateful() {
         OpsKind::Tracked(prep) => {
-            // the training plan: the start states of chunks of the backward's length kept
+            // the training forward: the state entering every chunk of the backward's length kept
             let fwd = run(&raw_inputs, Some(backward_chunk_len(n)));
-            let saved = Saved { chunk_states: fwd.chunk_states.map(raw), inputs: raw_inputs };
+            let saved = Saved { saved_states: fwd.saved_states.map(raw), inputs: raw_inputs };
             prep.finish(saved, raw(fwd.out))
         }
         OpsKind::UnTracked(prep) => prep.finish(raw(run(&raw_inputs, None).out)),

@@ -5,9 +5,8 @@
 //! cut into chunks; pass 1 scans each chunk from zero and keeps its end state and decay, pass 2
 //! (`selective_scan_chunks.wgsl`) scans across chunks for each chunk's start state, pass 3
 //! rescans each chunk from its start state and writes the output. Chunk length and workgroup
-//! size come from the device limits and the shape ([`ScanPlan`]). Training keeps the state at
-//! every chunk start of the backward's length: in the one pass (mode 2) when the sequence fits
-//! one invocation, else from the chunked passes.
+//! size come from the device limits and the shape ([`ScanPlan`]). Training keeps the state
+//! entering every T-th step (the backward's chunk length), written by the output pass.
 
 use super::ScanInputs;
 pub use crate::ops::InputFormat;
@@ -28,9 +27,9 @@ pub use crate::ops::kernel::is_wgsl_device;
 pub struct ScanOptions {
     /// Force this chunk length (else [`ScanPlan`] decides).
     pub chunk_len: Option<usize>,
-    /// The training forward: keep the state entering every chunk of this many steps for the
-    /// backward ([`ScanOutput::chunk_states`]; [`backward_chunk_len`]). One pass when the
-    /// sequence fits one invocation, else the chunked plan with chunks of this length.
+    /// The training forward: keep the state entering every this many steps for the backward
+    /// ([`ScanOutput::saved_states`]; [`backward_chunk_len`]), written by the output pass
+    /// whatever the plan.
     pub save_every: Option<usize>,
     /// Fill the output with NaN before the launch, so unwritten elements fail a comparison.
     pub poison: bool,
@@ -141,10 +140,10 @@ fn as_dtype<const D: usize>(t: Tensor<D>, dtype: DType) -> Tensor<D> {
 pub struct ScanOutput {
     /// (batch, len, d_inner)
     pub out: Tensor<3>,
-    /// (batch, n_chunks, d_inner, 2N): each chunk's start state in [.., 0..N] (only when there
-    /// is more than one chunk; with `save_every`, chunks of that length; the backward
-    /// recomputes from these)
-    pub chunk_states: Option<Tensor<4>>,
+    /// With `save_every`: (batch, ceil(len / save_every), d_inner, N), the state entering every
+    /// `save_every`-th step, which the backward recomputes from (none when that is only the
+    /// zero start)
+    pub saved_states: Option<Tensor<4>>,
     pub plan: ScanPlan,
 }
 
@@ -175,21 +174,18 @@ pub fn forward(x: ScanInputs, opts: &ScanOptions) -> ScanOutput {
 
     let client = u.client.clone();
     let props = client.properties();
-    let plan_with = |chunk| {
-        ScanPlan::new(batch, len, d_inner, n, props.hardware.max_units_per_cube, props.hardware.max_shared_memory_size, chunk)
-    };
-    let mut plan = plan_with(opts.chunk_len);
-    // the training forward in one pass, saving states on the way (else the chunked passes with
-    // the backward's chunk length leave them behind)
-    let mut saved_chunks = None;
-    if let Some(every) = opts.save_every.map(|s| s.max(1)) {
-        assert!(opts.chunk_len.is_none_or(|c| c == every), "save_every and chunk_len disagree");
-        if plan.n_chunks == 1 && len > every {
-            saved_chunks = Some((every, len.div_ceil(every)));
-        } else if plan.chunk_len != every {
-            plan = plan_with(Some(every));
-        }
-    }
+    let plan = ScanPlan::new(
+        batch,
+        len,
+        d_inner,
+        n,
+        props.hardware.max_units_per_cube,
+        props.hardware.max_shared_memory_size,
+        opts.chunk_len,
+    );
+    // training: the output pass also keeps the state entering every `every`-th step
+    let every = opts.save_every.map_or(0, |s| s.max(1));
+    let n_saved = if every > 0 { len.div_ceil(every) } else { 0 };
     let cube_dev = u.device.clone();
     let f32s = |count: usize| count.max(1) * 4;
     let out_len = batch * len * d_inner;
@@ -199,24 +195,32 @@ pub fn forward(x: ScanInputs, opts: &ScanOptions) -> ScanOutput {
         client.empty(f32s(out_len))
     };
     let out = CubeTensor::new_contiguous(client.clone(), cube_dev.clone(), Shape::new([batch, len, d_inner]), out_handle, DType::F32);
-    let state_chunks = saved_chunks.map_or(plan.n_chunks, |(_, c)| c);
-    let state_len = if state_chunks > 1 { batch * state_chunks * d_inner * 2 * n } else { 1 };
-    let states = CubeTensor::new_contiguous(
-        client.clone(),
-        cube_dev,
-        Shape::new([state_len]),
-        client.empty(f32s(state_len)),
-        DType::F32,
-    );
+    let buffer = |len: usize| CubeTensor::new_contiguous(client.clone(), cube_dev.clone(), Shape::new([len]), client.empty(f32s(len)), DType::F32);
+    let states = buffer(if plan.n_chunks > 1 { batch * plan.n_chunks * d_inner * 2 * n } else { 1 });
+    // a single saved state is the zero start: none kept (the backward starts from zeros)
+    let (every, n_saved) = if n_saved > 1 { (every, n_saved) } else { (0, 0) };
+    let saved = buffer(batch * n_saved * d_inner * n);
     if out_len == 0 {
-        return ScanOutput { out: plain(out), chunk_states: None, plan };
+        return ScanOutput { out: plain(out), saved_states: None, plan };
     }
 
-    let (every, n_saved) = saved_chunks.unwrap_or((0, plan.n_chunks));
-    let params = [batch as u32, len as u32, d_inner as u32, plan.chunk_len as u32, n_saved as u32, 2 * n as u32, n as u32, every as u32];
+    let params = [
+        batch as u32,
+        len as u32,
+        d_inner as u32,
+        plan.chunk_len as u32,
+        plan.n_chunks as u32,
+        2 * n as u32,
+        n as u32,
+        every as u32,
+        n_saved as u32,
+        0,
+        0,
+        0,
+    ];
     let groups = CubeCount::Static((d_inner as u32).div_ceil(plan.workgroup), batch as u32, plan.n_chunks as u32);
     let launch_scan = |mode: u32| {
-        let args = arguments(&[&u, &delta, &z, &bc, &chan, &states, &out], &params);
+        let args = arguments(&[&u, &delta, &z, &bc, &chan, &states, &out, &saved], &params);
         let kernel = ScanKernel { workgroup: plan.workgroup, n: n as u32, tile: plan.tile, mode, has_z, format };
         client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(plan.workgroup))), groups.clone(), args);
     };
@@ -227,16 +231,24 @@ pub fn forward(x: ScanInputs, opts: &ScanOptions) -> ScanOutput {
         let count = CubeCount::Static(((d_inner * n) as u32).div_ceil(plan.workgroup), batch as u32, 1);
         client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(plan.workgroup))), count, args);
     }
-    launch_scan(if saved_chunks.is_some() { 2 } else { 0 });
+    launch_scan(0);
 
-    let chunk_states = (state_chunks > 1).then(|| plain::<1>(states).reshape([batch, state_chunks, d_inner, 2 * n]));
-    ScanOutput { out: plain(out), chunk_states, plan }
+    let saved_states = (n_saved > 1).then(|| plain::<1>(saved).reshape([batch, n_saved, d_inner, n]));
+    ScanOutput { out: plain(out), saved_states, plan }
 }
 
-/// Chunk length of the training plan: the forward saves each chunk's start state, the
-/// backward recomputes a chunk's T steps into a private history of T·N floats.
+/// Chunk length of the training plan: the forward keeps the state entering every T-th step,
+/// the backward recomputes a chunk's T steps into a history of T·N floats in registers (so T·N
+/// stays small: 64 floats). `RANKMAMBA_SCAN_CHUNK` overrides it (a benchmark knob: memory for
+/// the saved states against the backward's register pressure).
 pub fn backward_chunk_len(n: usize) -> usize {
-    (512 / n.max(1)).clamp(4, 64)
+    let knob = std::env::var("RANKMAMBA_SCAN_CHUNK").ok().and_then(|v| v.parse::<usize>().ok());
+    knob.unwrap_or((64 / n.max(1)).clamp(2, 16)).clamp(1, 64)
+}
+
+/// Steps of B and C the backward stages in workgroup memory at once: several chunks.
+fn backward_tile(t: usize) -> usize {
+    t * (32 / t).max(1)
 }
 
 #[derive(Debug)]
@@ -244,6 +256,7 @@ struct BackwardKernel {
     workgroup: u32,
     n: u32,
     t: u32,
+    tile: u32,
     has_z: bool,
 }
 
@@ -253,10 +266,11 @@ impl KernelSource for BackwardKernel {
             .register("wg", self.workgroup.to_string())
             .register("n", self.n.to_string())
             .register("t", self.t.to_string())
+            .register("tile", self.tile.to_string())
             .register("has_z", self.has_z.to_string())
     }
     fn id(&self) -> KernelId {
-        kernel_id::<Self>().info((self.workgroup, self.n, self.t, self.has_z))
+        kernel_id::<Self>().info((self.workgroup, self.n, self.t, self.tile, self.has_z))
     }
     fn lang(&self) -> &'static str {
         "wgsl"
@@ -275,19 +289,19 @@ pub struct ScanGrads {
     pub z: Option<Tensor<3>>,
 }
 
-/// The backward pass. `x` are the forward inputs, `chunk_states` what the forward with the
-/// same `opts.save_every` (or `chunk_len`; default [`backward_chunk_len`]) saved (`None` if it had a single
+/// The backward pass. `x` are the forward inputs, `saved_states` what the forward with the
+/// same `opts.save_every` (default [`backward_chunk_len`]) kept (`None` if it had a single
 /// chunk), `dout` the gradient of the output. With `opts.poison` the per-element gradients start
 /// as NaN, so any element the kernel does not write fails a comparison. Needs subgroup
 /// operations ([`crate::device::wgpu_has_subgroups`]).
-pub fn backward(x: ScanInputs, chunk_states: Option<Tensor<4>>, dout: Tensor<3>, opts: &ScanOptions) -> ScanGrads {
+pub fn backward(x: ScanInputs, saved_states: Option<Tensor<4>>, dout: Tensor<3>, opts: &ScanOptions) -> ScanGrads {
     let [batch, len, d_inner] = x.u.dims();
     let n = x.a.dims()[1];
     let device = x.u.device();
-    let t = opts.save_every.or(opts.chunk_len).unwrap_or(backward_chunk_len(n));
+    let t = opts.save_every.unwrap_or(backward_chunk_len(n)).max(1);
     let n_chunks = len.max(1).div_ceil(t);
-    let states = chunk_states.unwrap_or_else(|| Tensor::<4>::zeros([batch, n_chunks, d_inner, 2 * n], &device));
-    assert_eq!(states.dims(), [batch, n_chunks, d_inner, 2 * n], "chunk states of a plan with chunk length {t}");
+    let states = saved_states.unwrap_or_else(|| Tensor::<4>::zeros([batch, n_chunks, d_inner, n], &device));
+    assert_eq!(states.dims(), [batch, n_chunks, d_inner, n], "states saved every {t} steps");
     let bc = Tensor::cat(vec![x.b, x.c], 2);
     let chan = Tensor::cat(vec![x.a.reshape([d_inner * n]), x.d, x.delta_bias], 0);
     let has_z = x.z.is_some();
@@ -325,7 +339,7 @@ pub fn backward(x: ScanInputs, chunk_states: Option<Tensor<4>>, dout: Tensor<3>,
     ];
     if batch * len * d_inner > 0 {
         let args = arguments(&[&u, &delta, &z, &bc, &chan, &states, &dout, &dx, &dbc, &dchan], &params);
-        let kernel = BackwardKernel { workgroup: plan.workgroup, n: n as u32, t: t as u32, has_z };
+        let kernel = BackwardKernel { workgroup: plan.workgroup, n: n as u32, t: t as u32, tile: backward_tile(t) as u32, has_z };
         let count = CubeCount::Static((d_inner as u32).div_ceil(plan.workgroup), batch as u32, 1);
         client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(plan.workgroup))), count, args);
     }
