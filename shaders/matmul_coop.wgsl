@@ -6,10 +6,11 @@
 // workgroup memory as vec4<f16> (rows padded against bank conflicts), then every subgroup
 // multiplies its tiles from there (cooperative loads from vec4 arrays count strides in vec4s).
 //
-// Any m, n, k that are multiples of 4 (vec4 loads): loads past the edges read zeros and C is
-// written in whole blocks, so `c` is (m_pad, n_pad) = the grid times the block, and the caller
-// keeps the (m, n) corner. A and B may be f32 (IN_A / IN_B), converted to f16 as they are
-// staged: no cast kernel, no f16 copy.
+// Any m, n, k that are multiples of 4 (vec4 loads): with EDGES, loads past the edges read zeros
+// (without, the sizes are multiples of the blocks and the checks compile away); C is written in
+// whole blocks, so `c` is (m_pad, n_pad) = the grid times the block, and the caller keeps the
+// (m, n) corner. (f32 operands converted as they were staged ran 6× slower on the H200: the
+// prefetched slices then need twice the registers and spill, so the caller casts to f16.)
 //
 // Split K: workgroup z sums K range [z·kc, z·kc + kc) into its own (m_pad, n_pad) plane of `c`
 // (the caller adds the planes), so a product with few output blocks and a long K (a weight
@@ -25,8 +26,7 @@ enable wgpu_cooperative_matrix;
 const SG: u32 = {{ sg }}u;
 const TRANS_A: bool = {{ trans_a }};
 const TRANS_B: bool = {{ trans_b }};
-alias InA = {{ in_a }};
-alias InB = {{ in_b }};
+const EDGES: bool = {{ edges }};
 const WG: u32 = 4u * SG;
 const BM: u32 = 128u;
 const BN: u32 = 128u;
@@ -46,8 +46,8 @@ struct Params {
     kc: u32,  // K range of one split (a multiple of BK)
 }
 
-@group(0) @binding(0) var<storage, read_write> a: array<vec4<InA>>;  // (m, k / 4) row-major; TRANS_A: (k, m / 4)
-@group(0) @binding(1) var<storage, read_write> b: array<vec4<InB>>;  // (k, n / 4) row-major; TRANS_B: (n, k / 4)
+@group(0) @binding(0) var<storage, read_write> a: array<vec4<f16>>;  // (m, k / 4) row-major; TRANS_A: (k, m / 4)
+@group(0) @binding(1) var<storage, read_write> b: array<vec4<f16>>;  // (k, n / 4) row-major; TRANS_B: (n, k / 4)
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;        // (splits, m_pad, n_pad) row-major
 @group(0) @binding(3) var<uniform> p: Params;
 
@@ -59,13 +59,13 @@ fn a_load(e: u32, row0: u32, k0: u32) -> vec4<f16> {
     if (TRANS_A) {
         let kr = k0 + e / (BM / 4u);
         let m4 = row0 / 4u + e % (BM / 4u);
-        if (kr >= p.k || m4 * 4u >= p.m) { return vec4<f16>(); }
-        return vec4<f16>(a[kr * (p.m / 4u) + m4]);
+        if (EDGES && (kr >= p.k || m4 * 4u >= p.m)) { return vec4<f16>(); }
+        return a[kr * (p.m / 4u) + m4];
     }
     let mr = row0 + e / (BK / 4u);
     let k4 = k0 / 4u + e % (BK / 4u);
-    if (mr >= p.m || k4 * 4u >= p.k) { return vec4<f16>(); }
-    return vec4<f16>(a[mr * (p.k / 4u) + k4]);
+    if (EDGES && (mr >= p.m || k4 * 4u >= p.k)) { return vec4<f16>(); }
+    return a[mr * (p.k / 4u) + k4];
 }
 fn a_dst(e: u32) -> u32 {
     if (TRANS_A) { return (e / (BM / 4u)) * SA + e % (BM / 4u); }
@@ -76,13 +76,13 @@ fn b_load(e: u32, col0: u32, k0: u32) -> vec4<f16> {
     if (TRANS_B) {
         let nr = col0 + e / (BK / 4u);
         let k4 = k0 / 4u + e % (BK / 4u);
-        if (nr >= p.n || k4 * 4u >= p.k) { return vec4<f16>(); }
-        return vec4<f16>(b[nr * (p.k / 4u) + k4]);
+        if (EDGES && (nr >= p.n || k4 * 4u >= p.k)) { return vec4<f16>(); }
+        return b[nr * (p.k / 4u) + k4];
     }
     let kr = k0 + e / (BN / 4u);
     let n4 = col0 / 4u + e % (BN / 4u);
-    if (kr >= p.k || n4 * 4u >= p.n) { return vec4<f16>(); }
-    return vec4<f16>(b[kr * (p.n / 4u) + n4]);
+    if (EDGES && (kr >= p.k || n4 * 4u >= p.n)) { return vec4<f16>(); }
+    return b[kr * (p.n / 4u) + n4];
 }
 fn b_dst(e: u32) -> u32 {
     if (TRANS_B) { return (e / (BK / 4u)) * SB + e % (BK / 4u); }

@@ -11,7 +11,7 @@
 // MODE 0 (output): scan the chunk from its start state (zero for chunk 0, else
 //   `states[b, k, e, 0..N]`, written by selective_scan_chunks.wgsl) and write `out`. Training
 //   (`save_every` > 0) also keeps the state entering every `save_every`-th step in
-//   `saved[b, t / save_every, e, ..]` for the backward, which recomputes from those.
+//   `saved[b, t / save_every, .., e]` for the backward, which recomputes from those.
 // MODE 1 (summary): scan the chunk from zero and write its end state and its total decay
 //   exp(A·ΣΔ) to `states[b, k, e, 0..2N]`; `out` is not written.
 //
@@ -50,7 +50,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> chan: array<f32>;   // A (d_inner, N) | D (d_inner) | delta_bias (d_inner)
 @group(0) @binding(5) var<storage, read_write> states: array<f32>; // (batch, n_chunks, d_inner, 2N): [h | decay]
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;    // (batch, len, d_inner)
-@group(0) @binding(7) var<storage, read_write> saved: array<f32>;  // (batch, ceil(len / save_every), d_inner, N); 1 dummy element when not saving
+@group(0) @binding(7) var<storage, read_write> saved: array<f32>;  // (batch, ceil(len / save_every), N, d_inner); 1 dummy element when not saving
 @group(0) @binding(8) var<uniform> p: Params;
 
 var<workgroup> bc_tile: array<f32, TILE * 2u * N>; // (TILE, 2N): B_t | C_t of this sequence
@@ -109,8 +109,9 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
                 let du = dt * ut;
                 var y = 0.0;
                 if (MODE == 0u && p.save_every > 0u && (tt + r) % p.save_every == 0u) {
-                    let s = ((b * p.n_saved + (tt + r) / p.save_every) * E + e) * N;
-                    for (var n = 0u; n < N; n++) { saved[s + n] = h[n]; }
+                    // state-major rows: consecutive channels write consecutive words
+                    let s = (b * p.n_saved + (tt + r) / p.save_every) * N * E + e;
+                    for (var n = 0u; n < N; n++) { saved[s + n * E] = h[n]; }
                 }
                 for (var n = 0u; n < N; n++) {
                     h[n] = exp2(dt * a[n]) * h[n] + du * bc_tile[r * 2u * N + n];

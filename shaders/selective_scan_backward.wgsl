@@ -44,7 +44,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> z: array<f32>;      // (batch, len, d_inner); 1 dummy element when !HAS_Z
 @group(0) @binding(3) var<storage, read_write> bc: array<f32>;     // (batch, len, bc_stride): B_t at 0.., C_t at c_offset..
 @group(0) @binding(4) var<storage, read_write> chan: array<f32>;   // A (d_inner, N) | D (d_inner) | delta_bias (d_inner)
-@group(0) @binding(5) var<storage, read_write> states: array<f32>; // (batch, n_chunks, d_inner, N): h entering each chunk
+@group(0) @binding(5) var<storage, read_write> states: array<f32>; // (batch, n_chunks, N, d_inner): h entering each chunk
 @group(0) @binding(6) var<storage, read_write> dout: array<f32>;   // (batch, len, d_inner)
 @group(0) @binding(7) var<storage, read_write> dx: array<f32>;     // (3, batch, len, d_inner): du | d(delta) | dz
 @group(0) @binding(8) var<storage, read_write> dbc: array<f32>;    // (n_groups, batch, len, 2N): partial dB | dC (group-major: summed as rows)
@@ -106,8 +106,8 @@ fn main(
             let k = t0 / T;
             let steps = min(T, p.len - t0);
             let row0 = kt * T;                  // the chunk's first row of bc_tile
-            let sidx = ((b * p.n_chunks + k) * E + ec) * N;
-            for (var n = 0u; n < N; n++) { h[n] = states[sidx + n]; }
+            let sidx = (b * p.n_chunks + k) * N * E + ec;
+            for (var n = 0u; n < N; n++) { h[n] = states[sidx + n * E]; }
             // recompute the chunk forwards, keeping h_{t−1} and Δ_t; h ends as the chunk's last h_t.
             // Steps past the sequence's end (the last chunk) are no-ops: Δ = 0 leaves h as it is.
             for (var r = 0u; r < T; r++) {

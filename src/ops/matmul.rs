@@ -32,9 +32,8 @@ struct CoopKernel {
     /// operands stored transposed (A as (k, m), B as (n, k))
     trans_a: bool,
     trans_b: bool,
-    /// operands in f32 (converted as they are staged), else f16
-    f32_a: bool,
-    f32_b: bool,
+    /// sizes off the blocks: loads past the edges read zeros
+    edges: bool,
 }
 
 impl KernelSource for CoopKernel {
@@ -50,11 +49,10 @@ impl KernelSource for CoopKernel {
             .register("sb", stride(if self.trans_b { STEP_K } else { BLOCK_N }))
             .register("load_a", load(self.trans_a))
             .register("load_b", load(self.trans_b))
-            .register("in_a", if self.f32_a { "f32" } else { "f16" })
-            .register("in_b", if self.f32_b { "f32" } else { "f16" })
+            .register("edges", self.edges.to_string())
     }
     fn id(&self) -> KernelId {
-        kernel_id::<Self>().info((self.subgroup, self.trans_a, self.trans_b, self.f32_a, self.f32_b))
+        kernel_id::<Self>().info((self.subgroup, self.trans_a, self.trans_b, self.edges))
     }
     fn lang(&self) -> &'static str {
         "wgsl"
@@ -74,8 +72,8 @@ fn splits_for(blocks: usize, k: usize, busy: usize) -> usize {
     s
 }
 
-/// `a · b` for `a` (m, k) and `b` (k, n), f32 or f16 (each may be a transposed view, read in
-/// place), all sides multiples of 4: f16 products accumulated in f32. Sizes off the kernel's
+/// `a · b` for `a` (m, k) and `b` (k, n) (cast to f16 unless they are; each may be a transposed
+/// view, read in place), all sides multiples of 4: f16 products accumulated in f32. Sizes off the kernel's
 /// blocks read zeros past the edges (the result is the (m, n) corner of the padded output);
 /// products with few output blocks split K across more workgroups and sum the parts.
 pub fn matmul_coop(a: Tensor<2>, b: Tensor<2>) -> Result<Tensor<2>> {
@@ -95,22 +93,18 @@ pub fn matmul_coop(a: Tensor<2>, b: Tensor<2>) -> Result<Tensor<2>> {
     if sg != sg_min {
         return Err(Error::Backend(format!("matmul_coop: subgroup size varies on this adapter ({sg_min}..{sg})")));
     }
-    // f32 and f16 operands are read as they are; anything else as f32
-    let input = |t: Tensor<2>| {
-        let t = if matches!(t.dtype(), DType::F32 | DType::F16) { t } else { t.cast(DType::F32) };
-        let f32 = t.dtype() == DType::F32;
-        let (t, trans) = operand(raw(t));
-        (t, trans, f32)
-    };
-    let ((a, trans_a, f32_a), (b, trans_b, f32_b)) = (input(a), input(b));
+    // f16 operands (a cast keeps a transposed view's layout, so it is still read in place)
+    let input = |t: Tensor<2>| operand(raw(if t.dtype() == DType::F16 { t } else { t.cast(DType::F16) }));
+    let ((a, trans_a), (b, trans_b)) = (input(a), input(b));
     let (m_pad, n_pad) = (m.next_multiple_of(BLOCK_M), n.next_multiple_of(BLOCK_N));
+    let edges = (m_pad, n_pad, k.next_multiple_of(STEP_K)) != (m, n, k);
     let busy = props.hardware.num_streaming_multiprocessors.map_or(256, |s| 2 * s as usize);
     let kc = k.div_ceil(splits_for((m_pad / BLOCK_M) * (n_pad / BLOCK_N), k, busy)).next_multiple_of(STEP_K);
     let splits = k.div_ceil(kc);
     let out = empty_f32(&a, &[splits, m_pad, n_pad]);
     let args = arguments(&[&a, &b, &out], &[m as u32, n as u32, k as u32, kc as u32]);
     let count = CubeCount::Static((n_pad / BLOCK_N) as u32, (m_pad / BLOCK_M) as u32, splits as u32);
-    let kernel = CoopKernel { subgroup: sg, trans_a, trans_b, f32_a, f32_b };
+    let kernel = CoopKernel { subgroup: sg, trans_a, trans_b, edges };
     client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(4 * sg))), count, args);
     let parts = plain::<3>(out).reshape([splits, m_pad * n_pad]);
     let c = if splits > 1 { sum_rows(parts) } else { parts.reshape([m_pad * n_pad]) }.reshape([m_pad, n_pad]);

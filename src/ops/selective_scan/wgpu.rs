@@ -140,7 +140,7 @@ fn as_dtype<const D: usize>(t: Tensor<D>, dtype: DType) -> Tensor<D> {
 pub struct ScanOutput {
     /// (batch, len, d_inner)
     pub out: Tensor<3>,
-    /// With `save_every`: (batch, ceil(len / save_every), d_inner, N), the state entering every
+    /// With `save_every`: (batch, ceil(len / save_every), N, d_inner), the state entering every
     /// `save_every`-th step, which the backward recomputes from (none when that is only the
     /// zero start)
     pub saved_states: Option<Tensor<4>>,
@@ -233,7 +233,7 @@ pub fn forward(x: ScanInputs, opts: &ScanOptions) -> ScanOutput {
     }
     launch_scan(0);
 
-    let saved_states = (n_saved > 1).then(|| plain::<1>(saved).reshape([batch, n_saved, d_inner, n]));
+    let saved_states = (n_saved > 1).then(|| plain::<1>(saved).reshape([batch, n_saved, n, d_inner]));
     ScanOutput { out: plain(out), saved_states, plan }
 }
 
@@ -300,8 +300,8 @@ pub fn backward(x: ScanInputs, saved_states: Option<Tensor<4>>, dout: Tensor<3>,
     let device = x.u.device();
     let t = opts.save_every.unwrap_or(backward_chunk_len(n)).max(1);
     let n_chunks = len.max(1).div_ceil(t);
-    let states = saved_states.unwrap_or_else(|| Tensor::<4>::zeros([batch, n_chunks, d_inner, n], &device));
-    assert_eq!(states.dims(), [batch, n_chunks, d_inner, n], "states saved every {t} steps");
+    let states = saved_states.unwrap_or_else(|| Tensor::<4>::zeros([batch, n_chunks, n, d_inner], &device));
+    assert_eq!(states.dims(), [batch, n_chunks, n, d_inner], "states saved every {t} steps");
     let bc = Tensor::cat(vec![x.b, x.c], 2);
     let chan = Tensor::cat(vec![x.a.reshape([d_inner * n]), x.d, x.delta_bias], 0);
     let has_z = x.z.is_some();
