@@ -450,10 +450,10 @@ impl Trainer {
         Ok(Self { ranker, config, base, output: output.to_path_buf(), optim, sched, step, total, log, last_loss: state.and_then(|s| s.last_loss), devices })
     }
 
-    /// The `k`-th group of the endless sequence epoch 0, epoch 1, ...
-    fn groups_for_step(&self, data: &TrainData, cache: &mut (usize, Vec<Group>)) -> Vec<Group> {
+    /// The groups of step `step`: its slice of the endless sequence epoch 0, epoch 1, ...
+    fn groups_for_step(&self, step: usize, data: &TrainData, cache: &mut (usize, Vec<Group>)) -> Vec<Group> {
         let per_step = groups_per_step(&self.config);
-        (self.step * per_step..(self.step + 1) * per_step)
+        (step * per_step..(step + 1) * per_step)
             .map(|k| {
                 let (epoch, pos) = (k / data.len(), k % data.len());
                 if cache.1.is_empty() || cache.0 != epoch {
@@ -464,14 +464,36 @@ impl Trainer {
             .collect()
     }
 
-    /// One optimizer step over `groups` (batch_groups × grad_accum of them): (loss, lr used).
-    fn train_step(&mut self, groups: &[Group]) -> Result<(f64, f64)> {
+    /// The tokenized sequences of one step's groups, one vector per micro-batch (replicas take
+    /// consecutive runs of `grad_accum` micro-batches).
+    fn encode_step(&self, groups: &[Group]) -> Result<Vec<Vec<Encoded>>> {
+        let g = self.config.group_size;
+        groups
+            .chunks(self.config.batch_groups)
+            .map(|micro| {
+                let mut seqs = Vec::with_capacity(micro.len() * g);
+                for grp in micro {
+                    if grp.docs.len() != g {
+                        return Err(Error::Input(format!("a group has {} documents, expected {g}", grp.docs.len())));
+                    }
+                    for d in &grp.docs {
+                        seqs.push(self.ranker.encode_pair(&grp.query, d)?);
+                    }
+                }
+                Ok(seqs)
+            })
+            .collect()
+    }
+
+    /// Queue one optimizer step over the micro-batches of `batch` (batch_groups × grad_accum
+    /// groups per replica): forward, backward and update, without waiting for the GPU. Returns
+    /// the step's losses, still on the device ([`Self::read_loss`]), and the lr used.
+    fn queue_step(&mut self, batch: &[Vec<Encoded>]) -> Result<(Vec<Tensor<1>>, f64)> {
         // dropout masks are a function of (seed, step)
         self.ranker.device().seed(self.config.seed.wrapping_mul(1_000_003).wrapping_add(self.step as u64));
-        let per_replica = self.config.batch_groups * self.config.grad_accum;
-        let mut total_loss = 0.0;
+        let mut losses = Vec::new();
         let mut grads = Vec::with_capacity(self.devices.len());
-        for (r, shard) in groups.chunks(per_replica).enumerate() {
+        for (r, shard) in batch.chunks(self.config.grad_accum).enumerate() {
             // replica 0 is the model itself; the others are forked from it every step, so they
             // always hold the weights the optimizer just wrote
             let forked;
@@ -481,42 +503,41 @@ impl Trainer {
                 forked = self.ranker.forked(&self.devices[r]);
                 &forked
             };
-            let (loss, g) = self.replica_gradients(replica, shard)?;
-            total_loss += loss;
+            let g = self.replica_gradients(replica, shard, &mut losses)?;
             grads.push((g, replica.device().clone()));
         }
         let lr = self.sched.step();
         let lr_value = lr.base();
         let mut step = Step { optim: &mut self.optim, lr, grads };
         self.ranker.map_model(&mut step);
-        Ok((total_loss, lr_value))
+        Ok((losses, lr_value))
     }
 
-    /// The loss and the gradients of one replica's groups, over its micro-batches; losses are
-    /// scaled so that the sum over replicas and micro-batches is the mean over the step.
-    fn replica_gradients(&self, replica: &Reranker, shard: &[Group]) -> Result<(f64, GradientsParams)> {
-        let g = self.config.group_size;
-        let parts = (self.config.grad_accum * self.devices.len()) as f32;
+    /// The summed loss of step `step` (waits for the GPU); an error if it is not finite.
+    fn read_loss(losses: Vec<Tensor<1>>, step: usize) -> Result<f64> {
         let mut total = 0.0;
-        let mut grads: Option<GradientsParams> = None;
-        for micro in shard.chunks(self.config.batch_groups) {
-            let mut seqs: Vec<Encoded> = Vec::with_capacity(micro.len() * g);
-            for grp in micro {
-                if grp.docs.len() != g {
-                    return Err(Error::Input(format!("a group has {} documents, expected {g}", grp.docs.len())));
-                }
-                for d in &grp.docs {
-                    seqs.push(replica.encode_pair(&grp.query, d)?);
-                }
-            }
-            let scores = replica.forward_scores(&seqs)?;
-            let loss = lce_loss(scores, micro.len(), g).div_scalar(parts);
-            let value = loss.clone().into_data().try_to_vec::<f32>().map_err(|e| Error::Backend(format!("{e:?}")))?[0] as f64;
+        for loss in losses {
+            let value = loss.into_data().try_to_vec::<f32>().map_err(|e| Error::Backend(format!("{e:?}")))?[0] as f64;
             if !value.is_finite() {
-                return Err(Error::Backend(format!("the loss became {value} at step {}", self.step + 1)));
+                // the weights in memory took this step; the checkpoints on disk did not
+                return Err(Error::Backend(format!("the loss became {value} at step {step}")));
             }
             total += value;
+        }
+        Ok(total)
+    }
+
+    /// The gradients of one replica's micro-batches, their losses (still on the device) pushed
+    /// to `losses`; losses are scaled so that the sum over replicas and micro-batches is the
+    /// mean over the step.
+    fn replica_gradients(&self, replica: &Reranker, shard: &[Vec<Encoded>], losses: &mut Vec<Tensor<1>>) -> Result<GradientsParams> {
+        let parts = (self.config.grad_accum * self.devices.len()) as f32;
+        let mut grads: Option<GradientsParams> = None;
+        for seqs in shard {
+            let scores = replica.forward_scores(seqs)?;
+            let loss = lce_loss(scores, seqs.len() / self.config.group_size, self.config.group_size).div_scalar(parts);
             let new = replica.gradients(loss.backward());
+            losses.push(loss.detach());
             grads = Some(match grads {
                 None => new,
                 Some(mut acc) => {
@@ -525,7 +546,7 @@ impl Trainer {
                 }
             });
         }
-        Ok((total, grads.unwrap_or_default()))
+        Ok(grads.unwrap_or_default())
     }
 
     /// Train until `total` steps (or `stop_after`, as if interrupted there), checkpointing.
@@ -534,9 +555,15 @@ impl Trainer {
         let seqs_per_step = (groups_per_step(&self.config) * self.config.group_size) as f64;
         let mut cache = (0, Vec::new());
         let first = self.step;
-        while self.step < self.total {
-            let groups = self.groups_for_step(data, &mut cache);
-            let (loss, lr) = self.train_step(&groups)?;
+        let mut next = if self.step < self.total { Some(self.encode_step(&self.groups_for_step(self.step, data, &mut cache))?) } else { None };
+        while let Some(batch) = next.take() {
+            let (losses, lr) = self.queue_step(&batch)?;
+            let last = self.step + 1 == self.total || stop_after == Some(self.step + 1);
+            if !last {
+                // the next batch is tokenized while the GPU runs this step
+                next = Some(self.encode_step(&self.groups_for_step(self.step + 1, data, &mut cache))?);
+            }
+            let loss = Self::read_loss(losses, self.step + 1)?;
             self.step += 1;
             self.last_loss = Some(loss);
             let elapsed = start.elapsed().as_secs_f64();
@@ -551,12 +578,8 @@ impl Trainer {
             let line = serde_json::to_string(&log).map_err(|e| Error::Backend(e.to_string()))?;
             writeln!(self.log, "{line}").map_err(|e| Error::io(&self.output.join("log.jsonl"), e))?;
             progress(&log);
-            let last = self.step == self.total || stop_after == Some(self.step);
             if self.step % self.config.save_every == 0 || last {
                 self.checkpoint()?;
-            }
-            if stop_after == Some(self.step) {
-                break;
             }
         }
         Ok(())
