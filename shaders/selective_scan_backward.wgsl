@@ -6,23 +6,28 @@
 //   dA[n] = Σ_t g_t·Δ_t·a_t·h_{t−1},  dD = Σ_t dy_t·u_t,  dbias = Σ_t d(delta)_t   (per sequence)
 //   dB_t[n] = Σ_e g_t·Δ_t·u_t,  dC_t[n] = Σ_e dy_t·h_t                  (across channels)
 //
-// One invocation per (sequence, channel). Chunks of T steps are taken last to first: the chunk's
-// states are recomputed from its saved start state (`states`, kept by the forward every T steps)
-// into a history of T·N values, then walked backwards. T is small and every loop over the chunk
-// has constant bounds, so the loops unroll and the history stays in registers (a longer chunk
-// with a dynamically indexed history spills it to local memory, which bounded the kernel). The
-// (batch, len, d_inner, N) state tensor never exists. The across-channel sums dB, dC are reduced
-// over each subgroup (consecutive channels; a transpose-reduce with shuffles when the subgroup
-// has exactly 2N lanes) and written per subgroup; the host sums the groups.
+// P invocations per (sequence, channel), each owning NP = N / P of its states (adjacent lanes;
+// the sums over n are finished with P − 1 shuffles): the chain of dependent work per step is NP
+// states long and twice as many invocations hide each other's latency. Chunks of T steps are
+// taken last to first: the chunk's states are recomputed from its saved start state (`states`,
+// kept by the forward every T steps) into a history of T·NP values, then walked backwards. T is
+// small and every loop over the chunk has constant bounds, so the loops unroll and the history
+// stays in registers (a longer chunk with a dynamically indexed history spills it to local
+// memory). The (batch, len, d_inner, N) state tensor never exists.
 //
-// A workgroup holds consecutive channels of one sequence, which share B_t and C_t: the B and C
-// rows of TILE steps (several chunks) are staged in workgroup memory once.
+// The across-channel sums dB, dC are reduced over each subgroup (its channels; a
+// transpose-reduce with shuffles when the subgroup has exactly 2N lanes) and written per
+// subgroup; the host sums the groups. A workgroup holds consecutive channels of one sequence,
+// which share B_t and C_t: the B and C rows of TILE steps (several chunks) are staged in
+// workgroup memory once.
 //
-// Template constants: WG (workgroup size), N (state size), T (chunk length), TILE (a multiple of
-// T), HAS_Z.
+// Template constants: WG (invocations per workgroup: channels × P), N (state size), P (lanes per
+// channel, a power of two dividing N), T (chunk length), TILE (a multiple of T), HAS_Z.
 
 const WG: u32 = {{ wg }}u;
 const N: u32 = {{ n }}u;
+const P: u32 = {{ p }}u;
+const NP: u32 = N / P;
 const T: u32 = {{ t }}u;
 const TILE: u32 = {{ tile }}u;
 const HAS_Z: bool = {{ has_z }};
@@ -53,6 +58,15 @@ struct Params {
 
 var<workgroup> bc_tile: array<f32, TILE * 2u * N>; // (TILE, 2N): B_t | C_t of the current tile
 
+// the sum of `v` over the P lanes of one channel (adjacent lanes)
+fn channel_sum(v: f32) -> f32 {
+    var s = v;
+    for (var o = 1u; o < P; o = o * 2u) {
+        s += subgroupShuffleXor(s, o);
+    }
+    return s;
+}
+
 @compute @workgroup_size(WG, 1, 1)
 fn main(
     @builtin(local_invocation_id) lid: vec3<u32>,
@@ -61,7 +75,9 @@ fn main(
     @builtin(subgroup_invocation_id) sg_lane: u32,
 ) {
     let E = p.d_inner;
-    let e = wid.x * WG + lid.x;
+    let part = lid.x % P;     // this invocation's states: part·NP ..
+    let s0 = part * NP;
+    let e = wid.x * (WG / P) + lid.x / P;
     let b = wid.y;
     // every invocation runs the loops (the subgroup sums need the whole subgroup);
     // those past the last channel compute on channel E−1 and contribute zeros
@@ -70,14 +86,14 @@ fn main(
     let w = select(0.0, 1.0, live);
     let group = wid.x * p.groups_per_wg + lid.x / sg_size;
 
-    var a: array<f32, N>;   // A
-    var ga: array<f32, N>;  // a_{t+1}·g_{t+1}, carried backwards
-    var h: array<f32, N>;   // during the walk: h_t of the current step
-    var da: array<f32, N>;
-    var hist: array<f32, T * N>; // h_{t−1} of each step of the current chunk
-    var dts: array<f32, T>;      // Δ_t of each step of the current chunk
-    for (var n = 0u; n < N; n++) {
-        a[n] = chan[ec * N + n];
+    var a: array<f32, NP>;   // A
+    var ga: array<f32, NP>;  // a_{t+1}·g_{t+1}, carried backwards
+    var h: array<f32, NP>;   // during the walk: h_t of the current step
+    var da: array<f32, NP>;
+    var hist: array<f32, T * NP>; // h_{t−1} of each step of the current chunk
+    var dts: array<f32, T>;       // Δ_t of each step of the current chunk
+    for (var n = 0u; n < NP; n++) {
+        a[n] = chan[ec * N + s0 + n];
         ga[n] = 0.0;
         da[n] = 0.0;
     }
@@ -107,24 +123,26 @@ fn main(
             let steps = min(T, p.len - t0);
             let row0 = kt * T;                  // the chunk's first row of bc_tile
             let sidx = (b * p.n_chunks + k) * N * E + ec;
-            for (var n = 0u; n < N; n++) { h[n] = states[sidx + n * E]; }
-            // recompute the chunk forwards, keeping h_{t−1} and Δ_t; h ends as the chunk's last h_t.
-            // Steps past the sequence's end (the last chunk) are no-ops: Δ = 0 leaves h as it is.
+            for (var n = 0u; n < NP; n++) { h[n] = states[sidx + (s0 + n) * E]; }
+            // recompute the chunk forwards, keeping h_{t−1} and Δ_t; h ends as the chunk's last
+            // h_t. Steps past the sequence's end (the last chunk) are no-ops: Δ = 0 keeps h.
             for (var r = 0u; r < T; r++) {
                 let valid = r < steps;
-                let i = (b * p.len + t0 + min(r, steps - 1u)) * E + ec;
+                let rc = min(r, steps - 1u);
+                let i = (b * p.len + t0 + rc) * E + ec;
                 let v = delta[i] + bias;
                 let dt = select(0.0, select(log(1.0 + exp(v)), v, v > 20.0), valid);
                 dts[r] = dt;
                 let dtl = dt * LOG2E;
                 let du = dt * u[i];
-                for (var n = 0u; n < N; n++) {
-                    hist[r * N + n] = h[n];
-                    h[n] = exp2(dtl * a[n]) * h[n] + du * bc_tile[(row0 + min(r, steps - 1u)) * 2u * N + n];
+                for (var n = 0u; n < NP; n++) {
+                    hist[r * NP + n] = h[n];
+                    h[n] = exp2(dtl * a[n]) * h[n] + du * bc_tile[(row0 + rc) * 2u * N + s0 + n];
                 }
             }
-            // and walk it backwards: h_t is the next step's h_{t−1}, so nothing is recomputed (every
-            // invocation of the workgroup has the same `steps`, so the subgroup sums stay uniform)
+            // and walk it backwards: h_t is the next step's h_{t−1}, so nothing is recomputed
+            // (every invocation of the workgroup has the same `steps`: the subgroup operations
+            // stay in uniform control flow)
             for (var rr = 0u; rr < T; rr++) {
                 let r = T - 1u - rr;
                 if (r < steps) {
@@ -135,7 +153,7 @@ fn main(
                     let dt = dts[r];
                     let dtl = dt * LOG2E;
                     let dtu = dt * ut;
-                    let row = (row0 + r) * 2u * N;
+                    let row = (row0 + r) * 2u * N + s0;
                     let go = dout[i] * w;
                     var dy = go;
                     var zt = 0.0;
@@ -145,19 +163,20 @@ fn main(
                         sz = 1.0 / (1.0 + exp(-zt));
                         dy = go * zt * sz;
                     }
-                    var y = dd * ut;  // y_t before the gate, for dz
+                    var cy = 0.0;     // Σ_n C_t·h_t over this invocation's states
                     var gb = 0.0;     // Σ_n g_t·B_t
                     var ga_h = 0.0;   // Σ_n A·g_t·a_t·h_{t−1}
                     let out_row = ((group * p.batch + b) * p.len + t) * 2u * N;
-                    // this channel's dB_t | dC_t contributions, summed across the subgroup below
-                    var parts: array<f32, 2u * N>;
-                    for (var n = 0u; n < N; n++) {
+                    // this invocation's dB_t | dC_t contributions (its NP states each), summed
+                    // across the subgroup's channels below
+                    var parts: array<f32, 2u * NP>;
+                    for (var n = 0u; n < NP; n++) {
                         let bn = bc_tile[row + n];
                         let cn = bc_tile[row + N + n];
-                        let hp = hist[r * N + n];
+                        let hp = hist[r * NP + n];
                         let ht = h[n];
                         let at = exp2(dtl * a[n]);
-                        y += cn * ht;
+                        cy += cn * ht;
                         let g = cn * dy + ga[n];
                         gb += g * bn;
                         let q = g * at * hp;
@@ -165,53 +184,65 @@ fn main(
                         da[n] += dt * q;
                         ga[n] = at * g;
                         parts[n] = g * dtu;
-                        parts[N + n] = dy * ht;
+                        parts[NP + n] = dy * ht;
                         h[n] = hp;
                     }
+                    let y = dd * ut + channel_sum(cy); // y_t before the gate, for dz
+                    gb = channel_sum(gb);
                     let du = dd * dy + dt * gb;
-                    let ddt = ut * gb + ga_h;
+                    let ddt = ut * gb + channel_sum(ga_h);
                     var dz = 0.0;
                     if (HAS_Z) {
                         dz = go * y * sz * (1.0 + zt * (1.0 - sz));
                     }
                     if (sg_size == 2u * N && WG % sg_size == 0u) {
-                        // full subgroups of exactly 2N lanes (a workgroup narrower than the subgroup
-                        // leaves lanes inactive): transpose-reduce, halving the vector at each step,
-                        // trading the half the partner keeps (2N − 1 shuffles in all instead of 2N
-                        // reductions); lane i ends with the subgroup's sum of value i. The bounds are
-                        // constants (o starts at sg_size / 2 = N), so the loops unroll and `parts`
-                        // stays in registers.
-                        for (var o = N; o > 0u; o = o / 2u) {
+                        // full subgroups of exactly 2N lanes (a workgroup narrower than the
+                        // subgroup leaves lanes inactive): transpose-reduce over the lane bits
+                        // that pick the channel (P and up), halving the vector each time and
+                        // trading the half the partner keeps. The lane with channel bits c
+                        // ends with the subgroup's sum of value c of its part: 2N/P − 1
+                        // shuffles per invocation. The bounds are constants (o starts at
+                        // sg_size / 2 = N), so the loops unroll and `parts` stays in registers.
+                        var len = 2u * NP;
+                        for (var o = N; o >= P; o = o / 2u) {
+                            len = len / 2u;
                             let upper = (sg_lane & o) != 0u;
-                            for (var j = 0u; j < o; j++) {
-                                let keep = select(parts[j], parts[j + o], upper);
-                                let give = select(parts[j + o], parts[j], upper);
+                            for (var j = 0u; j < len; j++) {
+                                let keep = select(parts[j], parts[j + len], upper);
+                                let give = select(parts[j + len], parts[j], upper);
                                 parts[j] = keep + subgroupShuffleXor(give, o);
                             }
                         }
-                        dbc[out_row + sg_lane] = parts[0];
+                        let c = sg_lane / P;  // 0 .. 2N/P: dB of state s0 + c, or dC of s0 + c − NP
+                        let col = select(N + s0 + c - NP, s0 + c, c < NP);
+                        dbc[out_row + col] = parts[0];
                     } else {
-                            for (var n = 0u; n < 2u * N; n++) {
-                                let total = subgroupAdd(parts[n]);
-                                if (sg_lane == 0u) { dbc[out_row + n] = total; }
+                        for (var q = 0u; q < P; q++) {
+                            for (var n = 0u; n < 2u * NP; n++) {
+                                let total = subgroupAdd(select(0.0, parts[n], part == q));
+                                let col = select(N + q * NP + n - NP, q * NP + n, n < NP);
+                                if (sg_lane == 0u) { dbc[out_row + col] = total; }
                             }
                         }
-                        let dv = ddt * select(1.0 / (1.0 + exp(-v)), 1.0, v > 20.0);
-                        dd_acc += dy * ut;
-                        dbias_acc += dv;
-                        if (live) {
-                            dx[i] = du;
-                            dx[plane + i] = dv;
-                            dx[2u * plane + i] = dz;
-                        }
+                    }
+                    let dv = ddt * select(1.0 / (1.0 + exp(-v)), 1.0, v > 20.0);
+                    dd_acc += dy * ut;
+                    dbias_acc += dv;
+                    if (live && part == 0u) {
+                        dx[i] = du;
+                        dx[plane + i] = dv;
+                        dx[2u * plane + i] = dz;
                     }
                 }
             }
         }
-        if (live) {
-            let o = (b * E + e) * (N + 2u);
-            for (var n = 0u; n < N; n++) { dchan[o + n] = da[n]; }
+    }
+    if (live) {
+        let o = (b * E + e) * (N + 2u);
+        for (var n = 0u; n < NP; n++) { dchan[o + s0 + n] = da[n]; }
+        if (part == 0u) {
             dchan[o + N] = dd_acc;
             dchan[o + N + 1u] = dbias_acc;
         }
     }
+}

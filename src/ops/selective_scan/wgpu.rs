@@ -246,6 +246,13 @@ pub fn backward_chunk_len(n: usize) -> usize {
     knob.unwrap_or((64 / n.max(1)).clamp(2, 16)).clamp(1, 64)
 }
 
+/// Invocations per channel in the backward, each owning N / lanes states: two where N is even
+/// and the doubled workgroup fits the device (half the dependent work per step, twice the
+/// invocations to hide latency with).
+fn backward_lanes(n: usize, channels_per_workgroup: u32, max_units_per_workgroup: u32) -> u32 {
+    if n % 2 == 0 && 2 * channels_per_workgroup <= max_units_per_workgroup { 2 } else { 1 }
+}
+
 /// Steps of B and C the backward stages in workgroup memory at once: several chunks.
 fn backward_tile(t: usize) -> usize {
     t * (32 / t).max(1)
@@ -253,8 +260,10 @@ fn backward_tile(t: usize) -> usize {
 
 #[derive(Debug)]
 struct BackwardKernel {
+    /// invocations: channels × lanes
     workgroup: u32,
     n: u32,
+    lanes: u32,
     t: u32,
     tile: u32,
     has_z: bool,
@@ -265,12 +274,13 @@ impl KernelSource for BackwardKernel {
         SourceTemplate::new(BACKWARD_WGSL)
             .register("wg", self.workgroup.to_string())
             .register("n", self.n.to_string())
+            .register("p", self.lanes.to_string())
             .register("t", self.t.to_string())
             .register("tile", self.tile.to_string())
             .register("has_z", self.has_z.to_string())
     }
     fn id(&self) -> KernelId {
-        kernel_id::<Self>().info((self.workgroup, self.n, self.t, self.tile, self.has_z))
+        kernel_id::<Self>().info((self.workgroup, self.n, self.lanes, self.t, self.tile, self.has_z))
     }
     fn lang(&self) -> &'static str {
         "wgsl"
@@ -310,8 +320,10 @@ pub fn backward(x: ScanInputs, saved_states: Option<Tensor<4>>, dout: Tensor<3>,
     let client = client_of(&device);
     let props = client.properties();
     let plan = ScanPlan::new(batch, len, d_inner, n, props.hardware.max_units_per_cube, props.hardware.max_shared_memory_size, Some(t));
-    let sg_min = props.hardware.plane_size_min.max(1).min(plan.workgroup);
-    let groups_per_wg = plan.workgroup / sg_min;
+    let lanes = backward_lanes(n, plan.workgroup, props.hardware.max_units_per_cube);
+    let threads = plan.workgroup * lanes;
+    let sg_min = props.hardware.plane_size_min.max(1).min(threads);
+    let groups_per_wg = threads / sg_min;
     let n_groups = (d_inner as u32).div_ceil(plan.workgroup) * groups_per_wg;
 
     // the kernel writes every element of dx and dchan (poisoned for tests, else left unset:
@@ -339,9 +351,9 @@ pub fn backward(x: ScanInputs, saved_states: Option<Tensor<4>>, dout: Tensor<3>,
     ];
     if batch * len * d_inner > 0 {
         let args = arguments(&[&u, &delta, &z, &bc, &chan, &states, &dout, &dx, &dbc, &dchan], &params);
-        let kernel = BackwardKernel { workgroup: plan.workgroup, n: n as u32, t: t as u32, tile: backward_tile(t) as u32, has_z };
+        let kernel = BackwardKernel { workgroup: threads, n: n as u32, lanes, t: t as u32, tile: backward_tile(t) as u32, has_z };
         let count = CubeCount::Static((d_inner as u32).div_ceil(plan.workgroup), batch as u32, 1);
-        client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(plan.workgroup))), count, args);
+        client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(threads))), count, args);
     }
     let dx = plain::<4>(dx);
     // the partials summed as rows of a matrix (burn's reductions along an outer axis leave most
