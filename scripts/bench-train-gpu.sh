@@ -74,6 +74,9 @@ from transformers import MambaConfig, MambaModel, BertConfig, BertForSequenceCla
 torch.manual_seed(0)
 m = MambaModel(MambaConfig(vocab_size=50280, hidden_size=768, num_hidden_layers=24, state_size=16, expand=2, conv_kernel=4))
 m.save_pretrained("/tmp/m/mamba-130m"); shutil.copy("tests/fixtures/tiny-hf/tokenizer.json", "/tmp/m/mamba-130m/")
+# the same 24-layer graph with little arithmetic (d 64): its step time is the host's share
+t = MambaModel(MambaConfig(vocab_size=50280, hidden_size=64, num_hidden_layers=24, state_size=16, expand=2, conv_kernel=4))
+t.save_pretrained("/tmp/m/mamba-24x64"); shutil.copy("tests/fixtures/tiny-hf/tokenizer.json", "/tmp/m/mamba-24x64/")
 b = BertForSequenceClassification(BertConfig(num_labels=1))
 b.save_pretrained("/tmp/m/bert-base"); shutil.copy(".device/bert-tokenizer.json", "/tmp/m/bert-base/tokenizer.json")
 print("mamba params", sum(p.numel() for p in m.parameters()), "bert params", sum(p.numel() for p in b.parameters()))
