@@ -238,12 +238,14 @@ pub fn forward(x: ScanInputs, opts: &ScanOptions) -> ScanOutput {
 }
 
 /// Chunk length of the training plan: the forward keeps the state entering every T-th step,
-/// the backward recomputes a chunk's T steps into a history of T·N floats in registers (so T·N
-/// stays small: 64 floats). `RANKMAMBA_SCAN_CHUNK` overrides it (a benchmark knob: memory for
-/// the saved states against the backward's register pressure).
+/// the backward recomputes a chunk's T steps into a history of T × (its share of the N states)
+/// floats in registers, which stays at 64 (N = 16, two invocations per channel: T = 8).
+/// `RANKMAMBA_SCAN_CHUNK` overrides it (a benchmark knob: memory for the saved states against
+/// the backward's register pressure).
 pub fn backward_chunk_len(n: usize) -> usize {
+    let share = if n % 2 == 0 { n / 2 } else { n };
     let knob = std::env::var("RANKMAMBA_SCAN_CHUNK").ok().and_then(|v| v.parse::<usize>().ok());
-    knob.unwrap_or((64 / n.max(1)).clamp(2, 16)).clamp(1, 64)
+    knob.unwrap_or((64 / share.max(1)).clamp(2, 16)).clamp(1, 64)
 }
 
 /// Invocations per channel in the backward, each owning N / lanes states: two where N is even
