@@ -152,7 +152,8 @@ fn main() {
         let tplan = forward(inputs(), &train).plan;
         let tlabel = format!("{}×{}, states every {chunk}, wg {}", tplan.n_chunks, tplan.chunk_len, tplan.workgroup);
         let secs_f = time(iters, || forward(inputs(), &train).out);
-        let states = (b * l.div_ceil(chunk) * e * 2 * n) as f64 * 4.0;
+        // the state every `chunk` steps: (batch, L / chunk, N, E) f32
+        let states = (b * l.div_ceil(chunk) * e * n) as f64 * 4.0;
         row("forward, training plan", tlabel.clone(), secs_f, bytes + states);
         let secs = time(iters, || {
             let fwd = forward(inputs(), &train);
