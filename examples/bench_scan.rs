@@ -6,7 +6,7 @@
 //! infer = batch 100, L 512 (one query's 100 candidates); long = batch 1, L 32768;
 //! small = batch 8, L 512 (fits lavapipe's 128 MiB bindings).
 //! For each: median time per call of the forward (inference plan) and of forward + backward
-//! (training plan: chunked forward that keeps chunk start states, then the WGSL backward),
+//! (training plan: the forward that keeps the state every T steps, then the WGSL backward),
 //! effective GB/s counting every input read once and every output written once, and the
 //! fraction of the device's copy bandwidth, measured in the same run with a WGSL vec4 copy
 //! of 1 GiB (read + write).
@@ -160,7 +160,7 @@ fn main() {
             let g = backward(inputs(), fwd.saved_states, dout.clone(), &train);
             g.u
         });
-        // + backward: inputs and chunk states again, dout read; du, dΔ, dz, dB/dC partials written
+        // + backward: inputs and saved states again, dout read; du, dΔ, dz, dB/dC partials written
         let bwd_bytes = 4.0 * (5 * b * l * e + 2 * b * l * n) as f64 + 4.0 * (3 * b * l * e) as f64 + 2.0 * states;
         row("forward + backward", tlabel, secs, bytes + states + bwd_bytes);
     }

@@ -150,7 +150,7 @@ fn assert_grads(what: &str, got: [(&str, Vec<f32>); 8], want: &HostGrads, seed: 
     }
 }
 
-/// The WGSL backward launched directly, from the chunk states of the training forward.
+/// The WGSL backward launched directly, from the states the training forward kept.
 #[test]
 fn backward_kernel_matches_f64() {
     let Some(dev) = wgpu() else { return };
