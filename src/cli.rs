@@ -288,8 +288,8 @@ pub struct TrainArgs {
     devices: usize,
     /// f32, or mixed: f16 inputs with f32 accumulation on tensor cores for the linear layers
     /// (Mamba: the projections) where wgpu offers cooperative matrices (e.g. NVIDIA on Vulkan)
-    /// and the shapes fit; weights, gradients and optimizer state stay f32. Elsewhere mixed runs
-    /// f32 and says so.
+    /// and padding the shapes to the kernel's blocks costs at most 3×; weights, gradients and
+    /// optimizer state stay f32. Elsewhere mixed runs f32 and says so.
     #[arg(long, default_value = "f32", value_parser = ["f32", "mixed"])]
     precision: String,
     /// Peak learning rate (AdamW, betas 0.9/0.999, eps 1e-8).

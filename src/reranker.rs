@@ -541,7 +541,7 @@ impl Reranker {
     }
 
     /// Run the linear layers (Mamba: the projections) in mixed precision: f16 inputs, f32
-    /// accumulation on tensor cores where the shapes fit (`ops::linear`).
+    /// accumulation on tensor cores where padding the shapes to the blocks is cheap (`ops::linear`).
     pub fn set_mixed_precision(&mut self, on: bool) {
         match &mut self.model {
             Model::Mamba(m) => m.config.mixed_precision = on,

@@ -69,8 +69,8 @@ pub struct TrainConfig {
     #[serde(default = "one")]
     pub devices: usize,
     /// `f32`, or `mixed`: f16 inputs with f32 accumulation on tensor cores for the linear layers
-    /// (Mamba: the projections) where the device has cooperative matrices and the shapes fit
-    /// (weights, gradients and optimizer state stay f32).
+    /// (Mamba: the projections) where the device has cooperative matrices and padding the shapes
+    /// to the kernel's blocks is cheap (weights, gradients and optimizer state stay f32).
     #[serde(default = "f32_name")]
     pub precision: String,
 }
