@@ -144,8 +144,9 @@ fn weight_grad(dy: Tensor<2>, x: Tensor<2>, plan: Plan) -> Tensor<2> {
 }
 
 mod autodiff {
-    //! [`linear`](super::linear) under burn's autodiff: the forward keeps x and w (f32); the
-    //! registered backward computes dx = dy · w, dw = dyᵀ · x and db = Σ_rows dy.
+    //! [`linear`](super::linear) under burn's autodiff: the forward keeps x and w (f32, or f16
+    //! when all three products run on the tensor cores); the registered backward computes
+    //! dx = dy · w, dw = dyᵀ · x and db = Σ_rows dy.
     use super::{all_on_tensor_cores, forward, product, weight_grad, Plan};
     use crate::ops::sum_rows::sum_rows;
     use crate::ops::kernel::{plain, raw};

@@ -559,10 +559,9 @@ impl Trainer {
         while let Some(batch) = next.take() {
             let (losses, lr) = self.queue_step(&batch)?;
             let last = self.step + 1 == self.total || stop_after == Some(self.step + 1);
-            if !last {
-                // the next batch is tokenized while the GPU runs this step
-                next = Some(self.encode_step(&self.groups_for_step(self.step + 1, data, &mut cache))?);
-            }
+            // the next batch is tokenized while the GPU runs this step (an error there is
+            // reported after this step is logged and checkpointed)
+            let upcoming = (!last).then(|| self.encode_step(&self.groups_for_step(self.step + 1, data, &mut cache)));
             let loss = Self::read_loss(losses, self.step + 1)?;
             self.step += 1;
             self.last_loss = Some(loss);
@@ -581,6 +580,7 @@ impl Trainer {
             if self.step % self.config.save_every == 0 || last {
                 self.checkpoint()?;
             }
+            next = upcoming.transpose()?;
         }
         Ok(())
     }
