@@ -117,10 +117,7 @@ pub fn matmul_coop(a: Tensor<2>, b: Tensor<2>) -> Result<Tensor<2>> {
 pub(crate) fn operand(t: CubeTensor) -> (CubeTensor, bool) {
     let (shape, strides) = (t.meta.shape(), t.meta.strides());
     let transposed = !t.meta.is_tiled() && shape.num_dims() == 2 && strides[0] == 1 && strides[1] == shape[0];
-    if t.is_contiguous() && !t.meta.is_tiled() || !transposed {
-        return (into_contiguous(t), false);
-    }
-    (t, true)
+    if transposed && !t.is_contiguous() { (t, true) } else { (into_contiguous(t), false) }
 }
 
 #[cfg(test)]

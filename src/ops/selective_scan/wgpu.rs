@@ -243,8 +243,10 @@ pub fn forward(x: ScanInputs, opts: &ScanOptions) -> ScanOutput {
 /// `RANKMAMBA_SCAN_CHUNK` overrides it (a benchmark knob: memory for the saved states against
 /// the backward's register pressure).
 pub fn backward_chunk_len(n: usize) -> usize {
+    // read once: the forward and the backward of every layer ask
+    static KNOB: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
+    let knob = *KNOB.get_or_init(|| std::env::var("RANKMAMBA_SCAN_CHUNK").ok().and_then(|v| v.parse().ok()));
     let share = if n % 2 == 0 { n / 2 } else { n };
-    let knob = std::env::var("RANKMAMBA_SCAN_CHUNK").ok().and_then(|v| v.parse::<usize>().ok());
     knob.unwrap_or((64 / share.max(1)).clamp(2, 16)).clamp(1, 64)
 }
 
