@@ -95,14 +95,16 @@ PY
       "$@"; local rc=$?
       kill $p; sort -n /tmp/mem.txt | tail -1 > /tmp/peak.txt; return $rc
     }
-    # RUNS: model:precision[:ref|:prof|:ref+prof[:VAR=VALUE,...]] (mixed precision: the linear
-    # layers on tensor cores; ref: burn's own ops instead of rankmamba's training kernels,
-    # RANKMAMBA_REFERENCE_OPS=1; prof: this run profiled; then environment for this run)
+    # RUNS: model:precision[:ref|:prof|:ref+prof|:graph|:graph+prof[:VAR=VALUE,...]] (mixed
+    # precision: the linear layers on tensor cores; ref: burn's own ops instead of rankmamba's
+    # training kernels, RANKMAMBA_REFERENCE_OPS=1; graph: `train --graph`, the step captured
+    # once and replayed; prof: this run profiled; then environment for this run)
     for spec in ${RUNS:-mamba-130m:f32 mamba-130m:mixed bert-base:f32}; do
       # a fourth field: VAR=VALUE[,VAR=VALUE] for this run (e.g. RANKMAMBA_SCAN_CHUNK=8)
       IFS=: read -r model prec variant vars <<< "$spec"
       tag="$model-$prec${variant:+-$variant}${vars:+-${vars//[=,]/-}}"
       export RANKMAMBA_REFERENCE_OPS=$([ "${variant%+prof}" = ref ] && echo 1 || echo 0)
+      graph=$([ "${variant%+prof}" = graph ] && echo --graph || true)
       # variant prof (or ref+prof), or PROFILE=1 for every run
       prof=$([ "${PROFILE:-0}" = 1 ] || [ "${variant%prof}" != "$variant" ] && echo 1 || echo 0)
       unset CUBECL_DEBUG_OPTION CUBECL_DEBUG_LOG
@@ -113,7 +115,7 @@ PY
       # not diverge (it did in f16 at full lr); the time of a step does not depend on the lr
       peak timeout 240 env ${vars//,/ } /tmp/bin/train --model "/tmp/m/$model" --output "/tmp/run-$tag" --device wgpu --precision "$prec" \
         --groups /tmp/data/groups.tsv --queries /tmp/data/queries.tsv --collection /tmp/data/collection.tsv \
-        --max-steps 10000 --save-every 1000000 --stop-after "$steps" 2>&1 | tail -3 | tee "$out/train-$tag.txt" || true
+        --max-steps 10000 --save-every 1000000 --stop-after "$steps" $graph 2>&1 | tail -3 | tee "$out/train-$tag.txt" || true
       cp "/tmp/run-$tag/log.jsonl" "$out/log-$tag.jsonl" 2>/dev/null || true
       # the device tool brings back few files: summaries of steps 2 and 3, and the log compressed
       if [ "$prof" = 1 ] && [ -f "$out/profile-$tag.log" ]; then

@@ -9,11 +9,12 @@ name (or per variant), largest first.
 
 cubecl writes the log from a background task that falls behind the GPU, so the log of a run
 that exits ends early, and its first steps include compilation and autotuning. `--step K` keeps
-one step's worth of launches: from the K-th launch of `--marker` to the next. The default marker
-is `PrngKernel`, the dropout mask before the ranking head, drawn once per step at the end of the
-forward pass: the window holds the backward pass and optimizer update of step K and the forward
-pass of step K + 1. (The embedding lookup is no marker: the Mamba's last-token pooling launches
-the same select kernel.)
+one step's worth of launches: from the K-th launch of `--marker` to the next, counting
+`--per-step` launches of it as one. The default marker is `SelectAssignKernel`, launched twice per
+step in the backward pass (the gradients of the pooled-row select and of the embedding lookup):
+the window holds the backward pass and optimizer update of step K and the forward pass of step
+K + 1. (The dropout mask before the head is drawn on the host since the sixth session; before,
+its `PrngKernel` was the marker: `--marker PrngKernel --per-step 1` for those logs.)
 """
 import argparse
 import re
@@ -28,7 +29,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("log")
     ap.add_argument("--step", type=int, help="only training step K (1-based; see above)")
-    ap.add_argument("--marker", default="PrngKernel", help="a kernel launched once per step")
+    ap.add_argument("--marker", default="SelectAssignKernel", help="a kernel launched --per-step times per step")
+    ap.add_argument("--per-step", type=int, default=2, help="launches of --marker per step")
     ap.add_argument("--top", type=int, default=30)
     ap.add_argument("--by-variant", action="store_true", help="keep the hash suffix")
     a = ap.parse_args()
@@ -39,10 +41,12 @@ def main():
             if m:
                 launches.append((float(m.group(1)) * UNITS[m.group(2)], m.group(3)))
     if a.step is not None:
-        step, kept = 0, []
+        seen, step, kept = 0, 0, []
         for d, full in launches:
             if re.sub(r"_[0-9a-f]{6,}$", "", full) == a.marker:
-                step += 1
+                if seen % a.per_step == 0:
+                    step += 1
+                seen += 1
             if step == a.step:
                 kept.append((d, full))
         if step <= a.step:

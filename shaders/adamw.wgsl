@@ -10,6 +10,9 @@
 @group(0) @binding(1) var<storage, read_write> grad: array<{{ty}}>;    // (n / {{width}})
 @group(0) @binding(2) var<storage, read_write> m: array<{{ty}}>;       // (n / {{width}}) first moment, updated in place
 @group(0) @binding(3) var<storage, read_write> v: array<{{ty}}>;       // (n / {{width}}) second moment, updated in place
+// (4) the step's scalars: 1 − β₁ᵗ, 1 − β₂ᵗ, 1 − lr·λ, lr. A buffer, not uniform parameters, so a
+// captured training step replays with each step's learning rate and bias corrections.
+@group(0) @binding(4) var<storage, read_write> step: array<f32>;
 
 struct Info {
     // n / {{width}}
@@ -21,16 +24,10 @@ struct Info {
     one_minus_beta_1: u32,
     beta_2: u32,
     one_minus_beta_2: u32,
-    // 1 − β₁ᵗ, 1 − β₂ᵗ
-    correction_1: u32,
-    correction_2: u32,
     epsilon: u32,
-    // 1 − lr·λ
-    decay: u32,
-    lr: u32,
     _pad: u32,
 }
-@group(0) @binding(4) var<uniform> info: Info;
+@group(0) @binding(5) var<uniform> info: Info;
 
 @compute @workgroup_size({{wg}})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -39,11 +36,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let f1 = bitcast<f32>(info.one_minus_beta_1);
     let b2 = bitcast<f32>(info.beta_2);
     let f2 = bitcast<f32>(info.one_minus_beta_2);
-    let c1 = bitcast<f32>(info.correction_1);
-    let c2 = bitcast<f32>(info.correction_2);
+    let c1 = step[0];
+    let c2 = step[1];
     let eps = bitcast<f32>(info.epsilon);
-    let decay = bitcast<f32>(info.decay);
-    let lr = bitcast<f32>(info.lr);
+    let decay = step[2];
+    let lr = step[3];
     for (var i = gid.x; i < info.count; i += stride) {
         let g = grad[i];
         var m1 = g * f1;

@@ -292,6 +292,12 @@ pub struct TrainArgs {
     /// optimizer state stay f32. Elsewhere mixed runs f32 and says so.
     #[arg(long, default_value = "f32", value_parser = ["f32", "mixed"])]
     precision: String,
+    /// Capture one training step and replay it for the rest of the run (wgpu, Mamba models,
+    /// one device): launching each of a step's thousands of kernels costs host time, a replay
+    /// re-encodes the recorded dispatches. Every batch is padded to --max-length tokens (one
+    /// shape to replay), so it pays off when most batches are near it.
+    #[arg(long)]
+    graph: bool,
     /// Peak learning rate (AdamW, betas 0.9/0.999, eps 1e-8).
     #[arg(long, default_value_t = 2e-5)]
     lr: f64,
@@ -383,6 +389,7 @@ fn train(a: TrainArgs) -> Result<()> {
         keep: a.keep,
         devices: a.devices,
         precision: a.precision.clone(),
+        graph: a.graph,
         ..TrainConfig::default()
     };
     // a resumed run keeps the settings it was started with

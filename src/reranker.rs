@@ -7,6 +7,7 @@ use crate::loader::{parse_json, ModelFiles, TensorSet};
 use crate::models::bert::{BertConfig, BertReranker};
 use crate::models::gpt_neox::{GptNeoxConfig, GptNeoxReranker};
 use crate::models::mamba::{MambaConfig, MambaReranker};
+pub use crate::models::BatchTensors;
 use crate::tokenizer::{Mode, PairEncoder, PairTemplate};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use burn::module::{Module, ModuleMapper, ModuleVisitor, ParamId};
@@ -416,9 +417,25 @@ impl Reranker {
     /// its pads.
     fn forward_batch(&self, chunk: &[usize], seqs: &[Encoded], pad_multiple: usize) -> Result<Tensor<1>> {
         let batch: Vec<&Encoded> = chunk.iter().map(|&i| &seqs[i]).collect();
+        let host = self.host_batch(&batch, self.batch_width(&batch, pad_multiple));
+        Ok(self.forward_tensors(&self.upload(&host, None)))
+    }
+
+    /// Left padding (the released RankMamba code's decoders) or right padding.
+    fn left_pad(&self) -> bool {
+        self.options.mode == Mode::RankMambaV1 && matches!(self.text, Text::Decoder(_))
+    }
+
+    /// Tokens per row of a batch: the longest sequence, rounded up to `pad_multiple` (right
+    /// padding only, never past the longest allowed).
+    fn batch_width(&self, batch: &[&Encoded], pad_multiple: usize) -> usize {
         let longest = batch.iter().map(|s| s.ids.len()).max().unwrap_or(0);
-        let left_pad = self.options.mode == Mode::RankMambaV1 && matches!(self.text, Text::Decoder(_));
-        let width = if left_pad { longest } else { longest.next_multiple_of(pad_multiple.max(1)).min(self.options.max_length.max(longest)) };
+        if self.left_pad() { longest } else { longest.next_multiple_of(pad_multiple.max(1)).min(self.options.max_length.max(longest)) }
+    }
+
+    /// The padded ids, token types and pooled rows of `batch` at `width` tokens per row.
+    fn host_batch(&self, batch: &[&Encoded], width: usize) -> HostBatch {
+        let left_pad = self.left_pad();
         let pad_id = match &self.text {
             Text::Decoder(t) => t.eos_id as i64,
             Text::Encoder(_) => 0,
@@ -426,7 +443,7 @@ impl Reranker {
         let mut ids = Vec::with_capacity(batch.len() * width);
         let mut types = Vec::with_capacity(batch.len() * width);
         let mut last = Vec::with_capacity(batch.len());
-        for s in &batch {
+        for s in batch {
             let pad = width - s.ids.len();
             match left_pad {
                 // right padding: positions after the last real token cannot reach it (causal),
@@ -447,18 +464,54 @@ impl Reranker {
             }
         }
         let shape = [batch.len(), width];
-        let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, shape), &self.device);
-        let out = match &self.model {
-            Model::Mamba(m) => m.forward(ids, &last),
-            Model::GptNeox(m) => m.forward(ids, &last),
-            Model::Bert(m) => {
-                let types = Tensor::<2, Int>::from_data(TensorData::new(types, shape), &self.device);
-                let lens: Vec<usize> = batch.iter().map(|s| s.ids.len()).collect();
-                m.forward(ids, types, &lens)
-            }
-        };
-        Ok(out)
+        let encoder = matches!(self.model, Model::Bert(_));
+        let cls = vec![0; batch.len()];
+        HostBatch {
+            ids: TensorData::new(ids, shape),
+            types: encoder.then(|| TensorData::new(types, shape)),
+            // encoders read CLS, decoders the last real token
+            rows: crate::models::pooled_rows_data(if encoder { &cls } else { &last }, width),
+            lens: batch.iter().map(|s| s.ids.len()).collect(),
+        }
     }
+
+    /// A host batch on the model's device, with the dropout mask (batch, [`Self::pooled_width`])
+    /// of a training step.
+    pub fn upload(&self, host: &HostBatch, head_mask: Option<TensorData>) -> BatchTensors {
+        BatchTensors {
+            ids: Tensor::<2, Int>::from_data(host.ids.clone(), &self.device),
+            types: host.types.clone().map(|t| Tensor::<2, Int>::from_data(t, &self.device)),
+            rows: Tensor::<1, Int>::from_data(host.rows.clone(), &self.device),
+            lens: host.lens.clone(),
+            head_mask: head_mask.map(|m| Tensor::<2>::from_data(m, &self.device)),
+        }
+    }
+
+    /// Scores of an uploaded batch (differentiable on an autodiff device).
+    pub fn forward_tensors(&self, t: &BatchTensors) -> Tensor<1> {
+        let mask = t.head_mask.as_ref();
+        match &self.model {
+            Model::Mamba(m) => m.forward_pooled(t.ids.clone(), t.rows.clone(), mask),
+            Model::GptNeox(m) => m.forward_pooled(t.ids.clone(), t.rows.clone(), mask),
+            Model::Bert(m) => {
+                let types = t.types.clone().unwrap_or_else(|| t.ids.zeros_like());
+                m.forward_masked(t.ids.clone(), types, &t.lens, mask)
+            }
+        }
+    }
+}
+
+/// One padded batch on the host: what a forward pass uploads ([`Reranker::upload`]).
+#[derive(Clone, Debug)]
+pub struct HostBatch {
+    /// (batch, len)
+    pub ids: TensorData,
+    /// (batch, len), encoders only
+    pub types: Option<TensorData>,
+    /// (batch): flat row of each sequence's pooled token
+    pub rows: TensorData,
+    /// (batch): real tokens per sequence
+    pub lens: Vec<usize>,
 }
 
 /// Training batches are padded to a multiple of this many tokens (as `pad_to_multiple_of=8` in
@@ -473,14 +526,41 @@ impl Reranker {
         &self.device
     }
 
-    /// Scores of `seqs` in order, still on the device (differentiable on an autodiff device).
+    /// Scores of `seqs` in order, still on the device (differentiable on an autodiff device),
+    /// with `head_mask` (batch, [`Self::pooled_width`]) as the dropout before the head.
     /// The batch is padded to a multiple of [`TRAIN_PAD_MULTIPLE`] tokens, so that its rows
     /// (batch × length) fit the tensor-core matmul's blocks in mixed precision and the kernels
     /// see few distinct shapes (each new one is autotuned).
-    pub fn forward_scores(&self, seqs: &[Encoded]) -> Result<Tensor<1>> {
+    pub fn forward_scores(&self, seqs: &[Encoded], head_mask: Option<TensorData>) -> Result<Tensor<1>> {
+        let host = self.training_batch(seqs, None)?;
+        Ok(self.forward_tensors(&self.upload(&host, head_mask)))
+    }
+
+    /// The host batch of a training step: padded to a multiple of [`TRAIN_PAD_MULTIPLE`], or to
+    /// exactly `width` tokens (a captured step replays one shape; longer sequences are an
+    /// error).
+    pub fn training_batch(&self, seqs: &[Encoded], width: Option<usize>) -> Result<HostBatch> {
         self.check(seqs)?;
-        let all: Vec<usize> = (0..seqs.len()).collect();
-        self.forward_batch(&all, seqs, TRAIN_PAD_MULTIPLE)
+        let batch: Vec<&Encoded> = seqs.iter().collect();
+        let w = match width {
+            None => self.batch_width(&batch, TRAIN_PAD_MULTIPLE),
+            Some(w) => {
+                if let Some(s) = batch.iter().find(|s| s.ids.len() > w) {
+                    return Err(Error::Input(format!("a training sequence has {} tokens, more than the fixed batch width {w}", s.ids.len())));
+                }
+                w
+            }
+        };
+        Ok(self.host_batch(&batch, w))
+    }
+
+    /// Width of the pooled hidden state the head reads (the dropout mask's second side).
+    pub fn pooled_width(&self) -> usize {
+        match &self.model {
+            Model::Mamba(m) => m.config.hidden_size,
+            Model::Bert(m) => m.config.hidden_size,
+            Model::GptNeox(m) => m.config.hidden_size,
+        }
     }
 
     /// The gradients of the model's parameters out of a backward pass.
@@ -550,16 +630,6 @@ impl Reranker {
         }
     }
 
-    /// Dropout probability before the head (active only on an autodiff device).
-    pub fn set_head_dropout(&mut self, p: f64) {
-        let d = burn::nn::DropoutConfig::new(p).init();
-        match &mut self.model {
-            Model::Mamba(m) => m.head_dropout = d,
-            Model::Bert(m) => m.head_dropout = d,
-            Model::GptNeox(m) => m.head_dropout = d,
-        }
-    }
-
     /// The checkpoint name of each parameter.
     pub fn param_names(&self) -> &BTreeMap<ParamId, String> {
         &self.names
@@ -577,15 +647,12 @@ pub trait ModelFn {
     fn neox(&mut self, m: GptNeoxReranker) -> GptNeoxReranker;
 }
 
-/// `*slot = f(slot)` for modules, which map by value. The clone shares the tensors (burn
-/// tensors are reference-counted), so this costs no copy of the weights.
+/// `*slot = f(slot)` for modules, which map by value. The model is moved, not cloned: a clone
+/// left in the slot would hold every weight while `f` runs, and the optimizer would then copy
+/// each one instead of updating it in place (a copy of all weights per step). burn's modules
+/// do not panic in `map`; if one did, the process aborts rather than leave an empty slot.
 fn take_mut(slot: &mut Model, f: impl FnOnce(Model) -> Model) {
-    let old = match slot {
-        Model::Mamba(m) => Model::Mamba(m.clone()),
-        Model::Bert(m) => Model::Bert(m.clone()),
-        Model::GptNeox(m) => Model::GptNeox(m.clone()),
-    };
-    *slot = f(old);
+    replace_with::replace_with_or_abort(slot, f);
 }
 
 /// Scoring in progress (see [`Reranker::start_job`]).

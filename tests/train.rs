@@ -62,8 +62,8 @@ fn cpu() -> Device {
     DeviceChoice::Cpu.device().unwrap()
 }
 
-/// burn's random numbers (dropout masks) come from one process-wide generator: training runs in
-/// parallel test threads would draw from each other's sequence, so they take turns.
+/// Training runs take turns (each would fill this machine's cores, and the wgpu runs share one
+/// device).
 static TRAINING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
@@ -230,7 +230,7 @@ fn the_training_forward_pads_without_changing_scores() {
             .find(|seqs| seqs.iter().map(|s| s.ids.len()).max().unwrap() % 8 != 0)
             .unwrap();
         let want = r.score_encoded(&seqs, &mut |_| {}).unwrap();
-        let got = r.forward_scores(&seqs).unwrap().into_data().try_to_vec::<f32>().unwrap();
+        let got = r.forward_scores(&seqs, None).unwrap().into_data().try_to_vec::<f32>().unwrap();
         for (g, w) in got.iter().zip(&want) {
             assert!((g - w).abs() <= 1e-5 * w.abs().max(1.0), "{fixture}: {got:?} vs {want:?}");
         }
@@ -238,7 +238,7 @@ fn the_training_forward_pads_without_changing_scores() {
 }
 
 fn loss_of(r: &Reranker, seqs: &[Encoded]) -> Tensor<1> {
-    lce_loss(r.forward_scores(seqs).unwrap(), seqs.len() / 4, 4)
+    lce_loss(r.forward_scores(seqs, None).unwrap(), seqs.len() / 4, 4)
 }
 
 /// Directional derivatives along random directions: autodiff's <g, v> against central finite
@@ -329,4 +329,67 @@ fn two_data_parallel_replicas_follow_the_single_device_loss_curve() {
         .unwrap()
         .to_string();
     assert!(err.contains("trained with 2 data-parallel devices"), "{err}");
+}
+
+/// The tensors of a safetensors file as f32 vectors.
+fn tensors_of(bytes: &[u8]) -> BTreeMap<String, Vec<f32>> {
+    let st = safetensors::SafeTensors::deserialize(bytes).unwrap();
+    st.tensors().into_iter().map(|(name, view)| (name, view.data().chunks(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())).collect()
+}
+
+#[test]
+fn a_captured_training_step_replays_as_the_eager_steps_run_on_wgpu() {
+    let _turn = one_at_a_time();
+    let Ok(gpu) = DeviceChoice::Wgpu.device() else {
+        eprintln!("no wgpu adapter: skipped");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = write_groups(tmp.path(), 24, 4, 3);
+    // long documents: every sequence is cut to max_length, so the eager batches have the fixed
+    // width of the captured step and both runs compute the same thing
+    if let DataSpec::Groups { collection, .. } = &spec {
+        let long: String = std::fs::read_to_string(collection).unwrap().lines().map(|l| format!("{l} {}\n", l.split('\t').nth(1).unwrap().repeat(8))).collect();
+        std::fs::write(collection, long).unwrap();
+    }
+    let data = TrainData::load(&spec, 4).unwrap();
+    let base = fixtures().join("tiny-hf");
+    let config = TrainConfig { max_length: 64, dropout: 0.1, lr: 1e-3, warmup_steps: 1, ..small_config(7) };
+    let run = |graph: bool, dir: &str| {
+        let mut t = Trainer::new(&base, &tmp.path().join(dir), gpu.clone(), "wgpu", TrainConfig { graph, ..config.clone() }, data.len(), false).unwrap();
+        let mut losses = Vec::new();
+        t.run(&data, None, &mut |l| losses.push(l.loss)).unwrap();
+        (losses, tensors_of(&weights_safetensors(&t.ranker, false).unwrap()))
+    };
+    let (le, we) = run(false, "eager");
+    // steps 1–2 eager, 3 captured and replayed, 4–7 replays with their inputs written in place
+    let (lg, wg) = run(true, "graph");
+    assert_eq!(le.len(), 7);
+    for (s, (a, b)) in le.iter().zip(&lg).enumerate() {
+        assert!((a - b).abs() <= 1e-5 * a.abs().max(1.0), "step {}: eager loss {a}, replayed {b}", s + 1);
+    }
+    // LCE is unchanged by adding one constant to all scores, so the head bias has a zero
+    // gradient: AdamW turns its rounding noise into full-size steps, which differ between the
+    // runs; every other weight must agree
+    for (name, a) in &we {
+        if name.ends_with("classifier.bias") {
+            continue;
+        }
+        let b = &wg[name];
+        let scale = a.iter().fold(0f32, |m, x| m.max(x.abs())).max(1e-6);
+        let diff = a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+        assert!(diff <= 1e-4 * scale, "{name}: eager and replayed weights differ by {diff} (max |w| {scale})");
+    }
+    // and the moments moved: the replays did train
+    assert!(lg.windows(2).any(|w| w[0] != w[1]));
+}
+
+#[test]
+fn graph_mode_needs_wgpu() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = write_groups(tmp.path(), 8, 4, 1);
+    let data = TrainData::load(&spec, 4).unwrap();
+    let config = TrainConfig { graph: true, ..small_config(2) };
+    let err = Trainer::new(&fixtures().join("tiny-hf"), &tmp.path().join("o"), cpu(), "cpu", config, data.len(), false).err().unwrap().to_string();
+    assert!(err.contains("--graph needs --device wgpu"), "{err}");
 }

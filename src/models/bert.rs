@@ -12,7 +12,6 @@ use super::{expect_shape, fresh_head, param, Fields};
 use crate::error::{Error, Result};
 use crate::loader::{HostTensor, TensorSet};
 use crate::ops::attention::{attention, AttentionMask};
-use burn::nn::{Dropout, DropoutConfig};
 use burn::module::{Module, Param};
 use burn::tensor::activation::gelu;
 use burn::tensor::{Device, Int, Tensor};
@@ -119,8 +118,6 @@ pub struct BertReranker {
     pub head_dense: Option<Linear>,
     /// (1, d) weight, (1) bias
     pub head: Linear,
-    /// Before the head; active only under autodiff (training), probability 0 until set.
-    pub head_dropout: Dropout,
     #[module(skip)]
     pub config: BertConfig,
     #[module(skip)]
@@ -252,7 +249,6 @@ impl BertReranker {
             pooler,
             head_dense,
             head,
-            head_dropout: DropoutConfig::new(0.0).init(),
             config,
             pooling,
         };
@@ -265,6 +261,11 @@ impl BertReranker {
 
     /// Scores for a right-padded batch: `ids`, `type_ids` (batch, len); `lens` real lengths.
     pub fn forward(&self, ids: Tensor<2, Int>, type_ids: Tensor<2, Int>, lens: &[usize]) -> Tensor<1> {
+        self.forward_masked(ids, type_ids, lens, None)
+    }
+
+    /// [`Self::forward`] with `head_mask` (batch, d), dropout before the head (training).
+    pub fn forward_masked(&self, ids: Tensor<2, Int>, type_ids: Tensor<2, Int>, lens: &[usize], head_mask: Option<&Tensor<2>>) -> Tensor<1> {
         let [b, l] = ids.dims();
         let cfg = &self.config;
         let mixed = cfg.mixed_precision;
@@ -294,7 +295,7 @@ impl BertReranker {
             (_, Some(p), Pooling::Electra) => gelu(dense(p, cls)),
             _ => cls,
         };
-        let pooled = self.head_dropout.forward(pooled);
+        let pooled = super::apply_head_mask(pooled, head_mask);
         let s = pooled.matmul(self.head.weight.val().transpose()) + self.head.bias.val().unsqueeze_dim(0);
         s.reshape([b])
     }

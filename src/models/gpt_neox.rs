@@ -10,7 +10,6 @@ use super::{expect_shape, fresh_head, param, Fields};
 use crate::error::{Error, Result};
 use crate::loader::{HostTensor, TensorSet};
 use crate::ops::attention::{attention, AttentionMask};
-use burn::nn::{Dropout, DropoutConfig};
 use burn::module::{Module, Param};
 use burn::tensor::activation::gelu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -103,8 +102,6 @@ pub struct GptNeoxReranker {
     pub final_norm: LayerNorm,
     /// (1, d) weight, (1) bias
     pub head: Linear,
-    /// Before the head; active only under autodiff (training), probability 0 until set.
-    pub head_dropout: Dropout,
     #[module(skip)]
     pub config: GptNeoxConfig,
 }
@@ -189,7 +186,6 @@ impl GptNeoxReranker {
             layers,
             final_norm: norm("final_layer_norm")?,
             head,
-            head_dropout: DropoutConfig::new(0.0).init(),
             config,
         };
         Ok((model, warnings))
@@ -201,6 +197,13 @@ impl GptNeoxReranker {
 
     /// Scores for a batch. `ids` (batch, len), right-padded; `last` (batch): the position read.
     pub fn forward(&self, ids: Tensor<2, Int>, last: &[usize]) -> Tensor<1> {
+        let rows = super::pooled_rows(last, ids.dims()[1], &ids.device());
+        self.forward_pooled(ids, rows, None)
+    }
+
+    /// Scores for a batch: `ids` (batch, len), `rows` (batch) the flat row `i · len + position`
+    /// each score is read from, `head_mask` (batch, d) dropout before the head (training).
+    pub fn forward_pooled(&self, ids: Tensor<2, Int>, rows: Tensor<1, Int>, head_mask: Option<&Tensor<2>>) -> Tensor<1> {
         let [b, l] = ids.dims();
         let cfg = &self.config;
         let mixed = cfg.mixed_precision;
@@ -231,11 +234,9 @@ impl GptNeoxReranker {
                 y.clone() + mlp(y)
             };
         }
-        let rows: Vec<i64> = last.iter().enumerate().map(|(i, p)| (i * l + p) as i64).collect();
-        let rows = Tensor::<1, Int>::from_data(TensorData::new(rows, [b]), &device);
         let pooled: Tensor<3> = x.reshape([b * l, d]).select(0, rows).unsqueeze();
         let pooled = layer_norm(pooled, &self.final_norm, cfg.layer_norm_eps).reshape([b, d]);
-        let pooled = self.head_dropout.forward(pooled);
+        let pooled = super::apply_head_mask(pooled, head_mask);
         let s = pooled.matmul(self.head.weight.val().transpose()) + self.head.bias.val().unsqueeze_dim(0);
         s.reshape([b])
     }

@@ -15,9 +15,8 @@ use crate::ops::causal_conv::causal_conv1d_silu;
 use crate::ops::selective_scan::{selective_scan, ScanInputs};
 use crate::ops::norm::rms_norm;
 use crate::ops::linear3_with;
-use burn::nn::{Dropout, DropoutConfig};
 use burn::module::{Module, Param};
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -252,8 +251,6 @@ pub struct MambaReranker {
     pub head_weight: Param<Tensor<2>>,
     /// (1)
     pub head_bias: Param<Tensor<1>>,
-    /// Before the head; active only under autodiff (training), probability 0 until set.
-    pub head_dropout: Dropout,
     #[module(skip)]
     pub config: MambaConfig,
 }
@@ -413,7 +410,6 @@ impl MambaReranker {
             norm_f: param(norm_f, device),
             head_weight,
             head_bias,
-            head_dropout: DropoutConfig::new(0.0).init(),
             config,
         };
         Ok((model, report))
@@ -427,20 +423,24 @@ impl MambaReranker {
     /// Scores for a batch. `ids` (batch, len); `last` (batch): the position read per row.
     /// Right padding after `last` cannot change a score (causal model); left padding does.
     pub fn forward(&self, ids: Tensor<2, Int>, last: &[usize]) -> Tensor<1> {
+        let rows = super::pooled_rows(last, ids.dims()[1], &ids.device());
+        self.forward_pooled(ids, rows, None)
+    }
+
+    /// Scores for a batch: `ids` (batch, len), `rows` (batch) the flat row `i · len + position`
+    /// each score is read from, `head_mask` (batch, d) dropout before the head (training).
+    pub fn forward_pooled(&self, ids: Tensor<2, Int>, rows: Tensor<1, Int>, head_mask: Option<&Tensor<2>>) -> Tensor<1> {
         let [b, l] = ids.dims();
         let d = self.config.hidden_size;
-        let device = ids.device();
         let mut h = self.embeddings.val().select(0, ids.reshape([b * l])).reshape([b, l, d]);
         for layer in &self.layers {
             // pre-norm residual block; the residual stream stays f32
             let normed = rms_norm(h.clone(), layer.norm.val(), self.config.norm_eps);
             h = h + layer.mixer.forward(normed, &self.config);
         }
-        let rows: Vec<i64> = last.iter().enumerate().map(|(i, p)| (i * l + p) as i64).collect();
-        let rows = Tensor::<1, Int>::from_data(TensorData::new(rows, [b]), &device);
         let pooled = h.reshape([b * l, d]).select(0, rows); // (batch, d)
         let pooled = rms_norm(pooled, self.norm_f.val(), self.config.norm_eps);
-        let pooled = self.head_dropout.forward(pooled);
+        let pooled = super::apply_head_mask(pooled, head_mask);
         let score = pooled.matmul(self.head_weight.val().transpose()) + self.head_bias.val().unsqueeze_dim(0);
         score.reshape([b])
     }

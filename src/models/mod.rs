@@ -8,11 +8,38 @@ pub mod mamba;
 use crate::error::{Error, Result};
 use crate::loader::HostTensor;
 use burn::module::{Param, ParamId};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::Path;
+
+/// What one forward pass reads besides the weights, already on the device: the token ids,
+/// the row of each sequence's pooled token, and in training the dropout mask before the head.
+/// Built by `Reranker` (and refreshed in place between replays of a captured training step,
+/// `train`), so the models create no tensors from host data themselves.
+#[derive(Clone, Debug)]
+pub struct BatchTensors {
+    /// (batch, len)
+    pub ids: Tensor<2, Int>,
+    /// (batch, len) token types (encoders)
+    pub types: Option<Tensor<2, Int>>,
+    /// (batch): for each sequence the row `i · len + position` of the token its score is read
+    /// from (decoders: the last real token; encoders: CLS)
+    pub rows: Tensor<1, Int>,
+    /// (batch): real tokens per sequence (encoders mask the keys past them)
+    pub lens: Vec<usize>,
+    /// (batch, hidden): inverted-dropout mask before the head (0 or 1 / (1 − p)), training only
+    pub head_mask: Option<Tensor<2>>,
+}
+
+/// Dropout before the head as a mask the caller drew (none at inference).
+pub fn apply_head_mask(pooled: Tensor<2>, mask: Option<&Tensor<2>>) -> Tensor<2> {
+    match mask {
+        Some(m) => pooled * m.clone(),
+        None => pooled,
+    }
+}
 
 thread_local! {
     /// While [`collect_names`] runs: the checkpoint name of each parameter created, so a trained
@@ -133,4 +160,16 @@ pub(crate) fn uniform(n: usize, bound: f32, seed: u64) -> Vec<f32> {
             (unit * 2.0 - 1.0) * bound
         })
         .collect()
+}
+
+/// The flat rows `i · len + last[i]` that pool each sequence of a (batch, len) batch.
+pub fn pooled_rows(last: &[usize], len: usize, device: &Device) -> Tensor<1, Int> {
+    Tensor::<1, Int>::from_data(pooled_rows_data(last, len), device)
+}
+
+/// [`pooled_rows`] on the host.
+pub fn pooled_rows_data(last: &[usize], len: usize) -> TensorData {
+    let rows: Vec<i64> = last.iter().enumerate().map(|(i, p)| (i * len + p) as i64).collect();
+    let n = rows.len();
+    TensorData::new(rows, [n])
 }

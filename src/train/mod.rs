@@ -12,6 +12,7 @@
 
 pub mod adamw;
 pub mod data;
+pub mod graph;
 
 pub use adamw::FusedAdamW;
 pub use data::{DataSpec, Group, TrainData};
@@ -21,7 +22,7 @@ use crate::loader::write_atomic;
 use crate::models::bert::BertReranker;
 use crate::models::gpt_neox::GptNeoxReranker;
 use crate::models::mamba::MambaReranker;
-use crate::reranker::{Encoded, ModelFn, Reranker, RerankerOptions};
+use crate::reranker::{self as reranker_host, BatchTensors, Encoded, ModelFn, Reranker, RerankerOptions};
 use burn::module::{ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::lr_scheduler::linear::LinearLrSchedulerConfig;
@@ -30,7 +31,7 @@ use burn::optim::lr_scheduler::module_lr_scheduler::{ModuleLearningRate, ModuleL
 use burn::optim::lr_scheduler::{LrSchedulerConfig, LrSchedulerRecord};
 use burn::optim::{GradientsParams, ModuleOptimizer, MultiGradientsParams, OptimizerRecord};
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -73,6 +74,10 @@ pub struct TrainConfig {
     /// to the kernel's blocks is cheap (weights, gradients and optimizer state stay f32).
     #[serde(default = "f32_name")]
     pub precision: String,
+    /// Capture one training step and replay it (wgpu, Mamba; [`graph`]): every batch is padded
+    /// to `max_length` tokens.
+    #[serde(default)]
+    pub graph: bool,
 }
 
 fn f32_name() -> String {
@@ -105,6 +110,7 @@ impl Default for TrainConfig {
             keep: 3,
             devices: 1,
             precision: f32_name(),
+            graph: false,
         }
     }
 }
@@ -136,6 +142,23 @@ pub struct StepLog {
 pub fn lce_loss(scores: Tensor<1>, groups: usize, group_size: usize) -> Tensor<1> {
     let logits = scores.reshape([groups, group_size]);
     log_softmax(logits, 1).narrow(1, 0, 1).mean().neg()
+}
+
+/// The inverted-dropout mask (rows, width) before the head for micro-batch `micro` of step
+/// `step` (0 with probability `dropout`, else 1 / (1 − dropout)): drawn on the host from
+/// (seed, step, micro) alone, so a resumed run draws the same masks and a captured step's mask
+/// is refreshed like any other input. `None` without dropout.
+pub fn head_mask(config: &TrainConfig, step: usize, micro: usize, rows: usize, width: usize) -> Option<TensorData> {
+    use rand::{RngExt, SeedableRng};
+    let p = config.dropout;
+    if p <= 0.0 {
+        return None;
+    }
+    let seed = config.seed.wrapping_mul(1_000_003).wrapping_add(step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(micro as u64);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let keep = (1.0 / (1.0 - p)) as f32;
+    let mask: Vec<f32> = (0..rows * width).map(|_| if rng.random::<f64>() < p { 0.0 } else { keep }).collect();
+    Some(TensorData::new(mask, [rows, width]))
 }
 
 /// Total optimizer steps for `n` groups per epoch.
@@ -369,6 +392,10 @@ pub struct Trainer {
     last_loss: Option<f64>,
     /// One autodiff device per data-parallel replica (the first is the model's).
     devices: Vec<Device>,
+    /// The optimizer inside `optim` (shares its step scalars).
+    adamw: FusedAdamW,
+    /// `--graph`: where the captured step stands.
+    graph: graph::GraphState,
 }
 
 impl Trainer {
@@ -410,7 +437,7 @@ impl Trainer {
             state = Some(s.clone());
         }
         let options = RerankerOptions { max_length: config.max_length, batch_size: config.batch_groups * config.group_size, ..Default::default() };
-        let mut ranker = Reranker::load_on(&from, device, device_name, options)?;
+        let mut ranker = Reranker::load_on(&from, device.clone(), device_name, options)?;
         let names = ranker.param_names().clone();
         let mut ids = StableIds { names: &names, renamed: BTreeMap::new(), unnamed: 0 };
         ranker.map_params(&mut ids);
@@ -418,7 +445,9 @@ impl Trainer {
             return Err(Error::Backend(format!("{} parameters have no checkpoint name", ids.unnamed)));
         }
         ranker.set_param_names(ids.renamed);
-        ranker.set_head_dropout(config.dropout);
+        if !(0.0..1.0).contains(&config.dropout) {
+            return Err(Error::Input(format!("dropout {} is not in [0, 1)", config.dropout)));
+        }
         match config.precision.as_str() {
             "f32" => {}
             "mixed" => {
@@ -430,7 +459,22 @@ impl Trainer {
             other => return Err(Error::Input(format!("precision `{other}` is not one of f32, mixed"))),
         }
 
-        let mut optim = ModuleOptimizer::from(FusedAdamW::new(config.beta_1, config.beta_2, config.epsilon, config.weight_decay));
+        if config.graph {
+            let why = if !crate::ops::kernel::is_wgsl_device(&device) || crate::ops::reference_ops() {
+                Some("needs --device wgpu (and RANKMAMBA_REFERENCE_OPS unset)")
+            } else if devices.len() > 1 {
+                Some("runs on one device")
+            } else if ranker.info().architecture != "mamba" {
+                Some("supports Mamba models (the attention models upload their masks and rotary tables inside the step)")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(Error::Input(format!("--graph {why}")));
+            }
+        }
+        let adamw = FusedAdamW::new(config.beta_1, config.beta_2, config.epsilon, config.weight_decay);
+        let mut optim = ModuleOptimizer::from(adamw.clone());
         if let Some(c) = config.clip_norm {
             optim = optim.with_grad_clipping(GradientClippingConfig::Norm(c).init());
         }
@@ -447,7 +491,21 @@ impl Trainer {
         let log_path = output.join("log.jsonl");
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).map_err(|e| Error::io(&log_path, e))?;
         let base = state.as_ref().map(|s| s.base_model.clone()).unwrap_or_else(|| base.to_path_buf());
-        Ok(Self { ranker, config, base, output: output.to_path_buf(), optim, sched, step, total, log, last_loss: state.and_then(|s| s.last_loss), devices })
+        Ok(Self {
+            ranker,
+            config,
+            base,
+            output: output.to_path_buf(),
+            optim,
+            sched,
+            step,
+            total,
+            log,
+            last_loss: state.and_then(|s| s.last_loss),
+            devices,
+            adamw,
+            graph: graph::GraphState::Eager,
+        })
     }
 
     /// The groups of step `step`: its slice of the endless sequence epoch 0, epoch 1, ...
@@ -489,8 +547,13 @@ impl Trainer {
     /// groups per replica): forward, backward and update, without waiting for the GPU. Returns
     /// the step's losses, still on the device ([`Self::read_loss`]), and the lr used.
     fn queue_step(&mut self, batch: &[Vec<Encoded>]) -> Result<(Vec<Tensor<1>>, f64)> {
-        // dropout masks are a function of (seed, step)
-        self.ranker.device().seed(self.config.seed.wrapping_mul(1_000_003).wrapping_add(self.step as u64));
+        let lr = self.sched.step();
+        let lr_value = lr.base();
+        // every parameter is updated at every step: AdamW's time is the step's number
+        self.adamw.prepare_step(self.ranker.device(), lr_value, self.step + 1);
+        if self.config.graph {
+            return Ok((self.queue_graph_step(batch, lr)?, lr_value));
+        }
         let mut losses = Vec::new();
         let mut grads = Vec::with_capacity(self.devices.len());
         for (r, shard) in batch.chunks(self.config.grad_accum).enumerate() {
@@ -503,14 +566,87 @@ impl Trainer {
                 forked = self.ranker.forked(&self.devices[r]);
                 &forked
             };
-            let g = self.replica_gradients(replica, shard, &mut losses)?;
+            let uploads = self.upload_micro_batches(replica, shard, r * self.config.grad_accum, None)?.1;
+            let g = self.replica_gradients(replica, &uploads, &mut losses);
             grads.push((g, replica.device().clone()));
         }
-        let lr = self.sched.step();
-        let lr_value = lr.base();
         let mut step = Step { optim: &mut self.optim, lr, grads };
         self.ranker.map_model(&mut step);
         Ok((losses, lr_value))
+    }
+
+    /// The micro-batches of one replica on its device (the `first`-th micro-batch of the step
+    /// onwards: dropout masks are drawn per micro-batch), padded to `width` tokens if given;
+    /// with their host batches and masks.
+    #[allow(clippy::type_complexity)]
+    fn upload_micro_batches(
+        &self,
+        replica: &Reranker,
+        shard: &[Vec<Encoded>],
+        first: usize,
+        width: Option<usize>,
+    ) -> Result<(Vec<(reranker_host::HostBatch, Option<TensorData>)>, Vec<BatchTensors>)> {
+        let mut hosts = Vec::with_capacity(shard.len());
+        let mut uploads = Vec::with_capacity(shard.len());
+        for (i, seqs) in shard.iter().enumerate() {
+            let host = replica.training_batch(seqs, width)?;
+            let mask = head_mask(&self.config, self.step, first + i, seqs.len(), replica.pooled_width());
+            uploads.push(replica.upload(&host, mask.clone()));
+            hosts.push((host, mask));
+        }
+        Ok((hosts, uploads))
+    }
+
+    /// A step of a `--graph` run: two eager steps (the first compiles and autotunes, the
+    /// second is the warm-up whose memory the capture reuses), then the third captured and
+    /// replayed, and every later one a replay with its inputs written in place.
+    fn queue_graph_step(&mut self, batch: &[Vec<Encoded>], lr: ModuleLearningRate) -> Result<Vec<Tensor<1>>> {
+        let width = self.config.max_length.next_multiple_of(crate::reranker::TRAIN_PAD_MULTIPLE);
+        if let graph::GraphState::Captured(g) = &self.graph {
+            for (i, (inputs, seqs)) in g.inputs.iter().zip(batch).enumerate() {
+                let host = self.ranker.training_batch(seqs, Some(width))?;
+                inputs.refresh(&host, head_mask(&self.config, self.step, i, seqs.len(), self.ranker.pooled_width()))?;
+            }
+            g.replay()?;
+            return Ok(g.losses.clone());
+        }
+        let uploads = self.upload_micro_batches(&self.ranker, batch, 0, Some(width))?.1;
+        let device = self.ranker.device().clone();
+        let run = |this: &mut Self| {
+            let mut losses = Vec::new();
+            let g = this.replica_gradients(&this.ranker, &uploads, &mut losses);
+            let mut step = Step { optim: &mut this.optim, lr, grads: vec![(g, device.clone())] };
+            this.ranker.map_model(&mut step);
+            losses
+        };
+        match std::mem::replace(&mut self.graph, graph::GraphState::Eager) {
+            graph::GraphState::Eager => {
+                let losses = run(self);
+                graph::prepare(&device)?;
+                self.graph = graph::GraphState::WarmingUp;
+                Ok(losses)
+            }
+            graph::GraphState::WarmingUp => {
+                let losses = run(self);
+                self.graph = graph::GraphState::Ready;
+                Ok(losses)
+            }
+            graph::GraphState::Ready | graph::GraphState::Captured(_) => {
+                let copies = self.adamw.copies();
+                let inputs = uploads.iter().map(graph::StepInputs::of).collect();
+                let g = graph::capture(&device, || Ok((run(self), inputs)))?;
+                if self.adamw.copies() != copies {
+                    return Err(Error::Backend(
+                        "capturing the training step: AdamW copied a weight instead of updating it in place, so replays \
+                         would not see the update; run without --graph, resuming from the last checkpoint"
+                            .into(),
+                    ));
+                }
+                let losses = g.losses.clone();
+                self.graph = graph::GraphState::Captured(g);
+                Ok(losses)
+            }
+        }
     }
 
     /// The summed loss of step `step` (waits for the GPU); an error if it is not finite.
@@ -530,12 +666,13 @@ impl Trainer {
     /// The gradients of one replica's micro-batches, their losses (still on the device) pushed
     /// to `losses`; losses are scaled so that the sum over replicas and micro-batches is the
     /// mean over the step.
-    fn replica_gradients(&self, replica: &Reranker, shard: &[Vec<Encoded>], losses: &mut Vec<Tensor<1>>) -> Result<GradientsParams> {
+    fn replica_gradients(&self, replica: &Reranker, uploads: &[BatchTensors], losses: &mut Vec<Tensor<1>>) -> GradientsParams {
         let parts = (self.config.grad_accum * self.devices.len()) as f32;
         let mut grads: Option<GradientsParams> = None;
-        for seqs in shard {
-            let scores = replica.forward_scores(seqs)?;
-            let loss = lce_loss(scores, seqs.len() / self.config.group_size, self.config.group_size).div_scalar(parts);
+        for batch in uploads {
+            let scores = replica.forward_tensors(batch);
+            let n = batch.lens.len();
+            let loss = lce_loss(scores, n / self.config.group_size, self.config.group_size).div_scalar(parts);
             let new = replica.gradients(loss.backward());
             losses.push(loss.detach());
             grads = Some(match grads {
@@ -546,7 +683,7 @@ impl Trainer {
                 }
             });
         }
-        Ok(grads.unwrap_or_default())
+        grads.unwrap_or_default()
     }
 
     /// Train until `total` steps (or `stop_after`, as if interrupted there), checkpointing.
