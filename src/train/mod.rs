@@ -22,7 +22,7 @@ use crate::loader::write_atomic;
 use crate::models::bert::BertReranker;
 use crate::models::gpt_neox::GptNeoxReranker;
 use crate::models::mamba::MambaReranker;
-use crate::reranker::{self as reranker_host, BatchTensors, Encoded, ModelFn, Reranker, RerankerOptions};
+use crate::reranker::{BatchTensors, Encoded, ModelFn, Reranker, RerankerOptions};
 use burn::module::{ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::lr_scheduler::linear::LinearLrSchedulerConfig;
@@ -566,7 +566,7 @@ impl Trainer {
                 forked = self.ranker.forked(&self.devices[r]);
                 &forked
             };
-            let uploads = self.upload_micro_batches(replica, shard, r * self.config.grad_accum, None)?.1;
+            let uploads = self.upload_micro_batches(replica, shard, r * self.config.grad_accum, None)?;
             let g = self.replica_gradients(replica, &uploads, &mut losses);
             grads.push((g, replica.device().clone()));
         }
@@ -576,25 +576,14 @@ impl Trainer {
     }
 
     /// The micro-batches of one replica on its device (the `first`-th micro-batch of the step
-    /// onwards: dropout masks are drawn per micro-batch), padded to `width` tokens if given;
-    /// with their host batches and masks.
-    #[allow(clippy::type_complexity)]
-    fn upload_micro_batches(
-        &self,
-        replica: &Reranker,
-        shard: &[Vec<Encoded>],
-        first: usize,
-        width: Option<usize>,
-    ) -> Result<(Vec<(reranker_host::HostBatch, Option<TensorData>)>, Vec<BatchTensors>)> {
-        let mut hosts = Vec::with_capacity(shard.len());
+    /// onwards: dropout masks are drawn per micro-batch), padded to `width` tokens if given.
+    fn upload_micro_batches(&self, replica: &Reranker, shard: &[Vec<Encoded>], first: usize, width: Option<usize>) -> Result<Vec<BatchTensors>> {
         let mut uploads = Vec::with_capacity(shard.len());
         for (i, seqs) in shard.iter().enumerate() {
             let host = replica.training_batch(seqs, width)?;
-            let mask = head_mask(&self.config, self.step, first + i, seqs.len(), replica.pooled_width());
-            uploads.push(replica.upload(&host, mask.clone()));
-            hosts.push((host, mask));
+            uploads.push(replica.upload(&host, head_mask(&self.config, self.step, first + i, seqs.len(), replica.pooled_width())));
         }
-        Ok((hosts, uploads))
+        Ok(uploads)
     }
 
     /// A step of a `--graph` run: two eager steps (the first compiles and autotunes, the
@@ -610,7 +599,7 @@ impl Trainer {
             g.replay()?;
             return Ok(g.losses.clone());
         }
-        let uploads = self.upload_micro_batches(&self.ranker, batch, 0, Some(width))?.1;
+        let uploads = self.upload_micro_batches(&self.ranker, batch, 0, Some(width))?;
         let device = self.ranker.device().clone();
         let run = |this: &mut Self| {
             let mut losses = Vec::new();
