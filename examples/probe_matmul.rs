@@ -3,9 +3,13 @@
 //! and whether the adapter offers wgpu's experimental cooperative matrices (tensor cores) and
 //! in which configurations. `scripts/bench-train-gpu.sh` runs it beside torch's matmuls.
 //!
-//!     cargo run --release --example probe_matmul -- [--iters 10]
+//! With `--shapes`, instead: every candidate shape of the tensor-core kernel (`CoopShape`) on the
+//! products of a Mamba-130m 64 × 512 training step, each checked against burn's f32 matmul.
+//!
+//!     cargo run --release --example probe_matmul -- [--iters 10] [--shapes]
 
 use burn::tensor::{DType, Distribution, Tensor};
+use rankmamba::ops::matmul::{coop_matmul_available, matmul_coop_with, CoopShape};
 use std::time::Instant;
 
 fn main() {
@@ -28,6 +32,10 @@ fn main() {
         ts.sort_by(f64::total_cmp);
         ts[ts.len() / 2]
     };
+    if args.iter().any(|a| a == "--shapes") {
+        shapes(&device, &time);
+        return;
+    }
     let info = setup.adapter.get_info();
     println!("adapter: {} ({:?})", info.name, info.backend);
     let coop = setup.adapter.features().contains(burn::tensor::wgpu::wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX);
@@ -64,6 +72,42 @@ fn main() {
             println!("WGSL cooperative-matrix matmul {name} f16 -> f32: {:.3} ms, {:.1} TFLOP/s (max error / max |C| = {err:.2e})", t * 1e3, 2.0 * (m * k * n) as f64 / t / 1e12);
         } else {
             println!("WGSL cooperative-matrix matmul: not available on this adapter");
+        }
+    }
+}
+
+/// The candidate shapes on a training step's products (Mamba-130m, 64 × 512 tokens): milliseconds,
+/// TFLOP/s and the error against burn's f32 matmul of the same f16 inputs.
+fn shapes(device: &burn::tensor::Device, time: &dyn Fn(&dyn Fn() -> Tensor<2>) -> f64) {
+    if !coop_matmul_available(device) {
+        println!("WGSL cooperative-matrix matmul: not available on this adapter");
+        return;
+    }
+    let r = |s: [usize; 2]| Tensor::<2>::random(s, Distribution::Uniform(-1.0, 1.0), device).cast(DType::F16);
+    let (t, d, e) = (32768, 768, 1536);
+    // (name, a, b): the operands as a step passes them (transposed views read in place)
+    let products: Vec<(&str, Tensor<2>, Tensor<2>)> = vec![
+        ("in_proj half forward x·wT (32768x768 · 768x1536)", r([t, d]), r([e, d]).transpose()),
+        ("out_proj forward x·wT (32768x1536 · 1536x768)", r([t, e]), r([d, e]).transpose()),
+        ("in_proj half dx dy·w (32768x1536 · 1536x768)", r([t, e]), r([e, d])),
+        ("in_proj half dW dyT·x (1536x32768 · 32768x768, split K)", r([t, e]).transpose(), r([t, d])),
+        ("square 4096", r([4096, 4096]), r([4096, 4096])),
+    ];
+    for (name, a, b) in &products {
+        let ([m, k], n) = (a.dims(), b.dims()[1]);
+        let want = a.clone().cast(DType::F32).matmul(b.clone().cast(DType::F32));
+        let scale = want.clone().abs().max().into_scalar::<f32>();
+        for shape in CoopShape::CANDIDATES {
+            let got = match matmul_coop_with(a.clone(), b.clone(), shape) {
+                Ok(c) => c,
+                Err(err) => {
+                    println!("{name} {shape:?}: {err}");
+                    continue;
+                }
+            };
+            let err = (got - want.clone()).abs().max().into_scalar::<f32>() / scale;
+            let t = time(&|| matmul_coop_with(a.clone(), b.clone(), shape).expect("checked above"));
+            println!("{name} {shape:?}: {:.3} ms, {:.1} TFLOP/s (max error / max |C| = {err:.2e})", t * 1e3, 2.0 * (m * k * n) as f64 / t / 1e12);
         }
     }
 }

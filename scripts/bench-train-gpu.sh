@@ -7,7 +7,8 @@
 #   # device tool: run(command="bash scripts/bench-train-gpu.sh run", carry=[".device", ".gl"])
 #   CHECKS="selective_scan matmul_coop" bash scripts/bench-train-gpu.sh prepare   # + those kernel
 #   # tests, run on the GPU before the timings (TRAINING_SHAPES=1: at training shapes; TRAIN=0:
-#   # the tests alone). `train` and the tests go into one archive with a large xz dictionary
+#   # the tests alone). PROBE=1: the matmul probe too (run with SHAPES=1: the tensor-core kernel's
+#   # shapes, the fastest usable in RUNS as RANKMAMBA_COOP_SHAPE=BEST). `train` and the tests go into one archive with a large xz dictionary
 #   # (they share most of their code): two tests fit the 64 MiB carry beside `train`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +39,7 @@ case "${1:-}" in
     device_setup
     tar -C /tmp/bin -xJf .device/bins.tar.xz
     out=${OUT:-/tmp/out}
-    steps=${STEPS:-6}
+    steps=${STEPS:-10}
     mkdir -p "$out" /tmp/m
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/gpu.txt"
     # the kernel tests first (CHECKS= of prepare), at training shapes with TRAINING_SHAPES=1
@@ -48,7 +49,7 @@ case "${1:-}" in
     done
     # what the matmuls can reach: burn's WGSL matmul and the adapter's cooperative-matrix offer,
     # beside torch's matmul (fp32, tf32, bf16) at the same shapes
-    if [ -x /tmp/bin/probe_matmul ]; then
+    if [ -x /tmp/bin/probe_matmul ] && [ "${SHAPES:-0}" = 0 ]; then
     /tmp/bin/probe_matmul --iters 10 2>&1 | tee "$out/probe_matmul.txt" || true
     python3 - <<'PY' 2>&1 | tee -a "$out/probe_matmul.txt" || true
 import torch
@@ -64,6 +65,24 @@ for (name, m, k, n) in (("in_proj / FFN of a 64 x 512 step: 32768x768 @ 768x3072
         ts.sort(); t = ts[len(ts) // 2]
         print(f"torch matmul {name} {label}: {t * 1e3:.3f} ms, {2 * m * k * n / t / 1e12:.1f} TFLOP/s")
 PY
+    fi
+    # SHAPES=1: the tensor-core kernel's candidate shapes on a training step's products; the
+    # fastest over the step's four products (BEST in a run's VAR=VALUE field below)
+    best=
+    if [ -x /tmp/bin/probe_matmul ] && [ "${SHAPES:-0}" = 1 ]; then
+      /tmp/bin/probe_matmul --iters 10 --shapes 2>&1 | tee "$out/probe_shapes.txt" || true
+      best=$(python3 - "$out/probe_shapes.txt" <<'PY'
+import re, sys, collections
+total = collections.Counter(); seen = collections.Counter()
+for line in open(sys.argv[1]):
+    m = re.match(r"(.*?) CoopShape \{ wm: (\d+), wn: (\d+), tm: (\d+), tn: (\d+), bk: (\d+), stages: (\d+) \}: ([\d.]+) ms", line)
+    if m and not m.group(1).startswith("square"):
+        key = "x".join(m.group(i) for i in range(2, 8)); total[key] += float(m.group(8)); seen[key] += 1
+full = [k for k in total if seen[k] == max(seen.values())]
+print(min(full, key=total.get) if full else "")
+PY
+)
+      echo "fastest shape over the step's products: ${best:-none}" | tee -a "$out/probe_shapes.txt"
     fi
     [ "${PROBE_ONLY:-0}" = 1 ] && exit 0
     [ -x /tmp/bin/train ] || exit 0
@@ -102,6 +121,10 @@ PY
     for spec in ${RUNS:-mamba-130m:f32 mamba-130m:mixed bert-base:f32}; do
       # a fourth field: VAR=VALUE[,VAR=VALUE] for this run (e.g. RANKMAMBA_SCAN_CHUNK=8)
       IFS=: read -r model prec variant vars <<< "$spec"
+      vars=${vars//BEST/${best:-4x2x2x4x64x1}}
+      # LOG_EVERY=N in the fourth field: `train --log-every N` for this run (default LOG_EVERY, 4)
+      log_every=${LOG_EVERY:-4}
+      case ",$vars," in *,LOG_EVERY=*) log_every=$(sed 's/.*LOG_EVERY=\([0-9]*\).*/\1/' <<< "$vars") ;; esac
       tag="$model-$prec${variant:+-$variant}${vars:+-${vars//[=,]/-}}"
       export RANKMAMBA_REFERENCE_OPS=$([ "${variant%+prof}" = ref ] && echo 1 || echo 0)
       graph=$([ "${variant%+prof}" = graph ] && echo --graph || true)
@@ -115,7 +138,7 @@ PY
       # not diverge (it did in f16 at full lr); the time of a step does not depend on the lr
       peak timeout 240 env ${vars//,/ } /tmp/bin/train --model "/tmp/m/$model" --output "/tmp/run-$tag" --device wgpu --precision "$prec" \
         --groups /tmp/data/groups.tsv --queries /tmp/data/queries.tsv --collection /tmp/data/collection.tsv \
-        --max-steps 10000 --save-every 1000000 --stop-after "$steps" $graph 2>&1 | tail -3 | tee "$out/train-$tag.txt" || true
+        --max-steps 10000 --save-every 1000000 --log-every "$log_every" --stop-after "$steps" $graph 2>&1 | tail -3 | tee "$out/train-$tag.txt" || true
       cp "/tmp/run-$tag/log.jsonl" "$out/log-$tag.jsonl" 2>/dev/null || true
       # the device tool brings back few files: summaries of steps 2 and 3, and the log compressed
       if [ "$prof" = 1 ] && [ -f "$out/profile-$tag.log" ]; then
@@ -126,9 +149,12 @@ PY
       python3 -c "
 import json,sys
 l=[json.loads(x) for x in open('/tmp/run-$tag/log.jsonl')]
-if len(l)>2:
-    t=l[-1]['elapsed_s']-l[1]['elapsed_s']; n=(len(l)-2)*64
-    print(f'rankmamba train wgpu $tag: {n/t:.1f} sequences/s over steps 3..{len(l)} ({t/(len(l)-2):.3f} s/step), losses', [round(x['loss'],4) for x in l])
+# the losses are read every --log-every steps: a read's lines share its time; time from the
+# first read after the two compiling steps to the last
+pts=[x for i,x in enumerate(l) if x['step']>=2 and (i+1==len(l) or l[i+1]['elapsed_s']!=x['elapsed_s'])]
+if len(pts)>=2:
+    a,b=pts[0],pts[-1]; t=b['elapsed_s']-a['elapsed_s']; k=b['step']-a['step']
+    print(f'rankmamba train wgpu $tag: {k*64/t:.1f} sequences/s over steps {a[\"step\"]+1}..{b[\"step\"]} ({t/k:.3f} s/step), losses', [round(x['loss'],4) for x in l])
 " | tee -a "$out/train-$tag.txt" || true
     done
     [ "${TORCH:-1}" = 1 ] || exit 0

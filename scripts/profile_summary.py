@@ -22,7 +22,14 @@ import sys
 from collections import defaultdict
 
 UNITS = {"ns": 1e-9, "µs": 1e-6, "us": 1e-6, "ms": 1e-3, "s": 1.0}
-LINE = re.compile(r"^\|\s*([0-9.]+)\s*(ns|µs|us|ms|s)\s*\|\s*(\S+)")
+# some launches log a second field (`| 1.23ms | SelectAssignKernel | AddOp_hash`); the hand-written
+# kernels all log as `| 1.23ms | SourceKernel | CoopKernel_hash`, so those are named by it
+LINE = re.compile(r"^\|\s*([0-9.]+)\s*(ns|µs|us|ms|s)\s*\|\s*(\S+)(?:\s*\|\s*(\S+))?")
+
+
+def base(name):
+    """A kernel's name without its variant (hash suffix, second field)."""
+    return re.sub(r"_.*$", "", name)
 
 
 def main():
@@ -39,11 +46,15 @@ def main():
         for line in f:
             m = LINE.match(line)
             if m:
-                launches.append((float(m.group(1)) * UNITS[m.group(2)], m.group(3)))
+                name = m.group(4) if m.group(3) == "SourceKernel" and m.group(4) else m.group(3)
+                # the second field tells variants apart like the hash suffix does
+                if m.group(4) and name != m.group(4):
+                    name += "_" + m.group(4)
+                launches.append((float(m.group(1)) * UNITS[m.group(2)], name))
     if a.step is not None:
         seen, step, kept = 0, 0, []
         for d, full in launches:
-            if re.sub(r"_[0-9a-f]{6,}$", "", full) == a.marker:
+            if base(full) == a.marker:
                 if seen % a.per_step == 0:
                     step += 1
                 seen += 1
@@ -54,7 +65,7 @@ def main():
         launches = kept
     time, count = defaultdict(float), defaultdict(int)
     for d, full in launches:
-        name = full if a.by_variant else re.sub(r"_[0-9a-f]{6,}$", "", full)
+        name = full if a.by_variant else base(full)
         time[name] += d
         count[name] += 1
     if not time:

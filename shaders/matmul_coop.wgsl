@@ -1,10 +1,16 @@
 // C = A · B on tensor cores: f16 products, f32 accumulation, through wgpu's experimental
 // cooperative matrices (`enable wgpu_cooperative_matrix;`, SPV_KHR_cooperative_matrix on Vulkan).
-// A workgroup of four subgroups (SG lanes each, SG from Rust: the adapter's subgroup size) owns a
-// 128 × 128 block of C; each subgroup a 64 × 64 quarter as 4 × 4 accumulator tiles of 16 × 16.
-// K advances BK = 64 at a time: the workgroup copies the (128 × 64) A and (64 × 128) B slices to
-// workgroup memory as vec4<f16> (rows padded against bank conflicts), then every subgroup
-// multiplies its tiles from there (cooperative loads from vec4 arrays count strides in vec4s).
+// A workgroup of WM × WN subgroups (SG lanes each, SG from Rust: the adapter's subgroup size) owns
+// a BM × BN block of C; each subgroup a (TM · 16) × (TN · 16) part of it as TM × TN accumulator
+// tiles of 16 × 16. K advances BK at a time: the workgroup copies the (BM × BK) A and (BK × BN)
+// B slices to workgroup memory as vec4<f16> (rows padded against bank conflicts), then every
+// subgroup multiplies its tiles from there (cooperative loads from vec4 arrays count strides in
+// vec4s). The next slices are read into registers while the current ones are multiplied; with
+// STAGES = 2 they are stored into a second buffer after the multiply (one barrier per slice),
+// with STAGES = 1 into the same buffer at the top of the next slice (two barriers).
+// The shape (WM, WN, TM, TN, BK, STAGES) is chosen in Rust (`ops::matmul::CoopShape`), which also
+// writes the accumulator code below (the decl, tiles, mma and store placeholders): named
+// accumulators, as an array of them is kept in memory, not registers.
 //
 // Any m, n, k that are multiples of 4 (vec4 loads): with EDGES, loads past the edges read zeros
 // (without, the sizes are multiples of the blocks and the checks compile away); C is written in
@@ -24,20 +30,29 @@ enable f16;
 enable wgpu_cooperative_matrix;
 
 const SG: u32 = {{ sg }}u;
+const WM: u32 = {{ wm }}u;
+const WN: u32 = {{ wn }}u;
+const TM: u32 = {{ tm }}u;
+const TN: u32 = {{ tn }}u;
 const TRANS_A: bool = {{ trans_a }};
 const TRANS_B: bool = {{ trans_b }};
 const EDGES: bool = {{ edges }};
-const WG: u32 = 4u * SG;
-const BM: u32 = 128u;
-const BN: u32 = 128u;
-const BK: u32 = 64u;
+const WG: u32 = WM * WN * SG;
+const BM: u32 = WM * TM * 16u;
+const BN: u32 = WN * TN * 16u;
+const BK: u32 = {{ bk }}u;
+const STAGES: u32 = {{ stages }}u;
 // workgroup-memory row strides in vec4s, padded by two so the rows of a 16 x 16 tile fall in
 // different banks (unpadded, every row starts in bank 0)
 // (transposed operands: the slices are (BK, BM) and (BN, BK))
 const SA: u32 = {{ sa }}u;
 const SB: u32 = {{ sb }}u;
+// vec4s of one staged (padded) slice: a stage's offset in `sa` / `sb`
+const LA: u32 = {{ la }}u;
+const LB: u32 = {{ lb }}u;
 // vec4s of each slice one lane copies
-const PER: u32 = 2048u / WG;
+const PER_A: u32 = BM * BK / 4u / WG;
+const PER_B: u32 = BK * BN / 4u / WG;
 
 struct Params {
     m: u32,
@@ -51,8 +66,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;        // (splits, m_pad, n_pad) row-major
 @group(0) @binding(3) var<uniform> p: Params;
 
-var<workgroup> sa: array<vec4<f16>, 2304>;  // (BM, SA): the (BM, BK / 4) slice of A, padded; TRANS_A: (BK, SA)
-var<workgroup> sb: array<vec4<f16>, 2304>;  // (BK, SB): the (BK, BN / 4) slice of B, padded; TRANS_B: (BN, SB)
+var<workgroup> sa: array<vec4<f16>, {{ sa_len }}>;  // (STAGES, BM, SA): the (BM, BK / 4) slices of A, padded; TRANS_A: (STAGES, BK, SA)
+var<workgroup> sb: array<vec4<f16>, {{ sb_len }}>;  // (STAGES, BK, SB): the (BK, BN / 4) slices of B, padded; TRANS_B: (STAGES, BN, SB)
 
 // the e-th vec4 of A's slice at k0 (zeros past the edges), and where it goes in workgroup memory
 fn a_load(e: u32, row0: u32, k0: u32) -> vec4<f16> {
@@ -110,75 +125,48 @@ fn main(
     // this split's K range
     let kb = wg.z * p.kc;
     let ke = min(kb + p.kc, (p.k + BK - 1u) / BK * BK);
-    // this subgroup's 64 x 64 quarter inside the block
-    let sr = (sg / 2u) * 64u;
-    let sc = (sg % 2u) * 64u;
-    var acc0 = coop_mat16x16<f32, C>();
-    var acc1 = coop_mat16x16<f32, C>();
-    var acc2 = coop_mat16x16<f32, C>();
-    var acc3 = coop_mat16x16<f32, C>();
-    var acc4 = coop_mat16x16<f32, C>();
-    var acc5 = coop_mat16x16<f32, C>();
-    var acc6 = coop_mat16x16<f32, C>();
-    var acc7 = coop_mat16x16<f32, C>();
-    var acc8 = coop_mat16x16<f32, C>();
-    var acc9 = coop_mat16x16<f32, C>();
-    var acc10 = coop_mat16x16<f32, C>();
-    var acc11 = coop_mat16x16<f32, C>();
-    var acc12 = coop_mat16x16<f32, C>();
-    var acc13 = coop_mat16x16<f32, C>();
-    var acc14 = coop_mat16x16<f32, C>();
-    var acc15 = coop_mat16x16<f32, C>();
+    // this subgroup's part of the block
+    let sr = (sg / WN) * (TM * 16u);
+    let sc = (sg % WN) * (TN * 16u);
+{{ decl }}
     // the next slices wait in registers while the current ones are multiplied
-    var pa: array<vec4<f16>, PER>;
-    var pb: array<vec4<f16>, PER>;
-    for (var t = 0u; t < PER; t++) {
-        let e = li + t * WG;
-        pa[t] = a_load(e, row0, kb);
-        pb[t] = b_load(e, col0, kb);
+    var pa: array<vec4<f16>, PER_A>;
+    var pb: array<vec4<f16>, PER_B>;
+    for (var t = 0u; t < PER_A; t++) { pa[t] = a_load(li + t * WG, row0, kb); }
+    for (var t = 0u; t < PER_B; t++) { pb[t] = b_load(li + t * WG, col0, kb); }
+    if (STAGES == 2u) {
+        for (var t = 0u; t < PER_A; t++) { let e = li + t * WG; sa[a_dst(e)] = pa[t]; }
+        for (var t = 0u; t < PER_B; t++) { let e = li + t * WG; sb[b_dst(e)] = pb[t]; }
+        workgroupBarrier();
     }
+    var cur = 0u;
     for (var k0 = kb; k0 < ke; k0 += BK) {
-        workgroupBarrier();
-        for (var t = 0u; t < PER; t++) {
-            let e = li + t * WG;
-            sa[a_dst(e)] = pa[t];
-            sb[b_dst(e)] = pb[t];
+        if (STAGES == 1u) {
+            workgroupBarrier();
+            for (var t = 0u; t < PER_A; t++) { let e = li + t * WG; sa[a_dst(e)] = pa[t]; }
+            for (var t = 0u; t < PER_B; t++) { let e = li + t * WG; sb[b_dst(e)] = pb[t]; }
+            workgroupBarrier();
         }
-        workgroupBarrier();
         let k1 = k0 + BK;
         if (k1 < ke) {
-            for (var t = 0u; t < PER; t++) {
-                let e = li + t * WG;
-                pa[t] = a_load(e, row0, k1);
-                pb[t] = b_load(e, col0, k1);
-            }
+            for (var t = 0u; t < PER_A; t++) { pa[t] = a_load(li + t * WG, row0, k1); }
+            for (var t = 0u; t < PER_B; t++) { pb[t] = b_load(li + t * WG, col0, k1); }
         }
+        let oa = cur * LA;
+        let ob = cur * LB;
         for (var kk = 0u; kk < BK; kk += 16u) {
-            let a0 = {{ load_a }}<coop_mat16x16<f16, A>>(&sa[a_tile(sr + 0u, kk)], SA);
-            let a1 = {{ load_a }}<coop_mat16x16<f16, A>>(&sa[a_tile(sr + 16u, kk)], SA);
-            let a2 = {{ load_a }}<coop_mat16x16<f16, A>>(&sa[a_tile(sr + 32u, kk)], SA);
-            let a3 = {{ load_a }}<coop_mat16x16<f16, A>>(&sa[a_tile(sr + 48u, kk)], SA);
-            let b0 = {{ load_b }}<coop_mat16x16<f16, B>>(&sb[b_tile(kk, sc + 0u)], SB);
-            let b1 = {{ load_b }}<coop_mat16x16<f16, B>>(&sb[b_tile(kk, sc + 16u)], SB);
-            let b2 = {{ load_b }}<coop_mat16x16<f16, B>>(&sb[b_tile(kk, sc + 32u)], SB);
-            let b3 = {{ load_b }}<coop_mat16x16<f16, B>>(&sb[b_tile(kk, sc + 48u)], SB);
-            // sixteen named accumulators (an array of them is kept in memory, not registers)
-            acc0 = coopMultiplyAdd(a0, b0, acc0);
-            acc1 = coopMultiplyAdd(a0, b1, acc1);
-            acc2 = coopMultiplyAdd(a0, b2, acc2);
-            acc3 = coopMultiplyAdd(a0, b3, acc3);
-            acc4 = coopMultiplyAdd(a1, b0, acc4);
-            acc5 = coopMultiplyAdd(a1, b1, acc5);
-            acc6 = coopMultiplyAdd(a1, b2, acc6);
-            acc7 = coopMultiplyAdd(a1, b3, acc7);
-            acc8 = coopMultiplyAdd(a2, b0, acc8);
-            acc9 = coopMultiplyAdd(a2, b1, acc9);
-            acc10 = coopMultiplyAdd(a2, b2, acc10);
-            acc11 = coopMultiplyAdd(a2, b3, acc11);
-            acc12 = coopMultiplyAdd(a3, b0, acc12);
-            acc13 = coopMultiplyAdd(a3, b1, acc13);
-            acc14 = coopMultiplyAdd(a3, b2, acc14);
-            acc15 = coopMultiplyAdd(a3, b3, acc15);
+{{ tiles }}
+{{ mma }}
+        }
+        if (STAGES == 2u) {
+            // the other buffer was last read before the previous barrier
+            let nxt = 1u - cur;
+            if (k1 < ke) {
+                for (var t = 0u; t < PER_A; t++) { let e = li + t * WG; sa[nxt * LA + a_dst(e)] = pa[t]; }
+                for (var t = 0u; t < PER_B; t++) { let e = li + t * WG; sb[nxt * LB + b_dst(e)] = pb[t]; }
+            }
+            workgroupBarrier();
+            cur = nxt;
         }
     }
     // naga 30's SPIR-V writer needs the stored matrix, the index and the stride of a
@@ -186,20 +174,5 @@ fn main(
     // whole blocks into this split's plane of the padded C
     let n = groups.x * BN;
     let base = (wg.z * groups.y * BM + row0) * n + col0;
-    let r0 = acc0; let i0 = base + (sr + 0u) * n + sc + 0u; coopStoreT(r0, &c[i0], n);
-    let r1 = acc1; let i1 = base + (sr + 0u) * n + sc + 16u; coopStoreT(r1, &c[i1], n);
-    let r2 = acc2; let i2 = base + (sr + 0u) * n + sc + 32u; coopStoreT(r2, &c[i2], n);
-    let r3 = acc3; let i3 = base + (sr + 0u) * n + sc + 48u; coopStoreT(r3, &c[i3], n);
-    let r4 = acc4; let i4 = base + (sr + 16u) * n + sc + 0u; coopStoreT(r4, &c[i4], n);
-    let r5 = acc5; let i5 = base + (sr + 16u) * n + sc + 16u; coopStoreT(r5, &c[i5], n);
-    let r6 = acc6; let i6 = base + (sr + 16u) * n + sc + 32u; coopStoreT(r6, &c[i6], n);
-    let r7 = acc7; let i7 = base + (sr + 16u) * n + sc + 48u; coopStoreT(r7, &c[i7], n);
-    let r8 = acc8; let i8 = base + (sr + 32u) * n + sc + 0u; coopStoreT(r8, &c[i8], n);
-    let r9 = acc9; let i9 = base + (sr + 32u) * n + sc + 16u; coopStoreT(r9, &c[i9], n);
-    let r10 = acc10; let i10 = base + (sr + 32u) * n + sc + 32u; coopStoreT(r10, &c[i10], n);
-    let r11 = acc11; let i11 = base + (sr + 32u) * n + sc + 48u; coopStoreT(r11, &c[i11], n);
-    let r12 = acc12; let i12 = base + (sr + 48u) * n + sc + 0u; coopStoreT(r12, &c[i12], n);
-    let r13 = acc13; let i13 = base + (sr + 48u) * n + sc + 16u; coopStoreT(r13, &c[i13], n);
-    let r14 = acc14; let i14 = base + (sr + 48u) * n + sc + 32u; coopStoreT(r14, &c[i14], n);
-    let r15 = acc15; let i15 = base + (sr + 48u) * n + sc + 48u; coopStoreT(r15, &c[i15], n);
+{{ store }}
 }

@@ -331,6 +331,11 @@ pub struct TrainArgs {
     /// Checkpoints to keep.
     #[arg(long, default_value_t = 3)]
     keep: usize,
+    /// Read the loss back (log line, progress bar, the check for a non-finite loss) every N steps
+    /// and at checkpoints: each read waits for the GPU to finish the queued work, so in between
+    /// the next steps are queued while it runs.
+    #[arg(long, default_value_t = 10)]
+    log_every: usize,
     /// Continue from the newest checkpoint in --output (its settings win).
     #[arg(long)]
     resume: bool,
@@ -390,6 +395,7 @@ fn train(a: TrainArgs) -> Result<()> {
         devices: a.devices,
         precision: a.precision.clone(),
         graph: a.graph,
+        log_every: a.log_every,
         ..TrainConfig::default()
     };
     // a resumed run keeps the settings it was started with

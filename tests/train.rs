@@ -128,13 +128,19 @@ fn a_resumed_run_ends_with_the_same_weights_bit_for_bit() {
     let _turn = one_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
     let spec = write_groups(tmp.path(), 40, 4, 2);
-    let config = TrainConfig { max_steps: Some(12), save_every: 5, dropout: 0.1, grad_accum: 2, batch_groups: 2, ..small_config(12) };
+    // losses read every 3 steps and at the checkpoints (5, 10) and the interruption (7)
+    let config = TrainConfig { max_steps: Some(12), save_every: 5, log_every: 3, dropout: 0.1, grad_accum: 2, batch_groups: 2, ..small_config(12) };
     let data = TrainData::load(&spec, 4).unwrap();
     let base = fixtures().join("tiny-hf");
 
     let mut whole = Trainer::new(&base, &tmp.path().join("a"), cpu(), "cpu", config.clone(), data.len(), false).unwrap();
-    let mut la = Vec::new();
-    whole.run(&data, None, &mut |l| la.push(l.loss)).unwrap();
+    let (mut la, mut steps) = (Vec::new(), Vec::new());
+    whole.run(&data, None, &mut |l| {
+        la.push(l.loss);
+        steps.push(l.step);
+    })
+    .unwrap();
+    assert_eq!(steps, (1..=12).collect::<Vec<_>>(), "one log line per step, in order, however seldom the losses are read");
 
     let out = tmp.path().join("b");
     let mut first = Trainer::new(&base, &out, cpu(), "cpu", config.clone(), data.len(), false).unwrap();

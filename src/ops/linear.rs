@@ -15,7 +15,7 @@
 //! The reference is burn's autodiff of `x.matmul(wᵀ) + b` (every backend but WGSL-on-wgpu, and
 //! wgpu with `RANKMAMBA_REFERENCE_OPS=1`, see [`crate::ops::reference_ops`]).
 
-use crate::ops::matmul::{coop_matmul_available, matmul_coop, BLOCK_M, BLOCK_N, STEP_K};
+use crate::ops::matmul::{coop_matmul_available, coop_shape, matmul_coop};
 use crate::ops::sum_rows::sum_rows;
 use burn::tensor::{DType, Tensor};
 
@@ -72,7 +72,8 @@ fn fits_coop(x: &Tensor<2>, w: &Tensor<2>) -> bool {
 /// Every side a multiple of the tensor-core kernel's block (also a multiple of its K step), so
 /// the forward and both backward products fit it.
 fn fits(m: usize, n: usize, k: usize) -> bool {
-    [m, n, k].iter().all(|s| s % BLOCK_M == 0 && s % BLOCK_N == 0 && s % STEP_K == 0)
+    let shape = coop_shape();
+    [m, n, k].iter().all(|s| s % shape.block_m() == 0 && s % shape.block_n() == 0 && s % shape.bk == 0)
 }
 
 /// How much larger (in multiply-adds) the zero-padded product on the tensor cores may be than
@@ -83,7 +84,8 @@ const MAX_PADDING: usize = 3;
 /// (m, n, k) rounded up to the tensor-core kernel's blocks, when that costs at most
 /// [`MAX_PADDING`]× the product.
 fn coop_dims(m: usize, n: usize, k: usize) -> Option<(usize, usize, usize)> {
-    let (mp, np, kp) = (m.next_multiple_of(BLOCK_M), n.next_multiple_of(BLOCK_N), k.next_multiple_of(STEP_K));
+    let shape = coop_shape();
+    let (mp, np, kp) = (m.next_multiple_of(shape.block_m()), n.next_multiple_of(shape.block_n()), k.next_multiple_of(shape.bk));
     (m * n * k > 0 && mp * np * kp <= MAX_PADDING * m * n * k).then_some((mp, np, kp))
 }
 

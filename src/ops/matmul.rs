@@ -13,12 +13,142 @@ use burn::tensor::{DType, Device, Tensor};
 
 const MATMUL_COOP_WGSL: &str = include_str!("../../shaders/matmul_coop.wgsl");
 
-/// Rows and columns of C one workgroup computes (four subgroups of 4 × 4 tiles of 16 × 16), and
-/// the K slice staged in workgroup memory per step: the kernel is fastest where the sizes are
-/// multiples of these (others are padded with zeros).
-pub(crate) const BLOCK_M: usize = 128;
-pub(crate) const BLOCK_N: usize = 128;
-pub(crate) const STEP_K: usize = 64;
+/// A shape of the tensor-core kernel: a workgroup of `wm` × `wn` subgroups, each owning `tm` × `tn`
+/// accumulator tiles of 16 × 16, over K slices of `bk` staged in workgroup memory; `stages` 1
+/// (the next slices wait in registers, two barriers per slice) or 2 (double-buffered workgroup
+/// memory, one barrier). `examples/probe_matmul.rs --shapes` times the candidates on an adapter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CoopShape {
+    pub wm: usize,
+    pub wn: usize,
+    pub tm: usize,
+    pub tn: usize,
+    pub bk: usize,
+    pub stages: usize,
+}
+
+impl CoopShape {
+    /// The shape `matmul_coop` runs (BENCHMARKS.md §5: the fastest at a training step's products
+    /// on the H200).
+    pub const DEFAULT: CoopShape = CoopShape { wm: 4, wn: 2, tm: 2, tn: 4, bk: 64, stages: 1 };
+
+    /// Shapes worth timing: the workgroup's subgroup grid, each subgroup's tiles, the K slice and
+    /// the buffering (those over an adapter's limits are skipped by [`CoopShape::fits`]).
+    pub const CANDIDATES: [CoopShape; 9] = [
+        CoopShape::DEFAULT,
+        CoopShape { wm: 2, wn: 2, tm: 4, tn: 4, bk: 64, stages: 1 },
+        CoopShape { wm: 2, wn: 2, tm: 4, tn: 4, bk: 32, stages: 1 },
+        CoopShape { wm: 2, wn: 2, tm: 4, tn: 4, bk: 16, stages: 1 },
+        CoopShape { wm: 2, wn: 2, tm: 4, tn: 4, bk: 32, stages: 2 },
+        CoopShape { wm: 2, wn: 4, tm: 4, tn: 2, bk: 32, stages: 1 },
+        CoopShape { wm: 4, wn: 2, tm: 2, tn: 4, bk: 32, stages: 1 },
+        CoopShape { wm: 4, wn: 4, tm: 2, tn: 2, bk: 64, stages: 1 },
+        CoopShape { wm: 4, wn: 4, tm: 2, tn: 2, bk: 32, stages: 1 },
+    ];
+
+    /// Rows and columns of C one workgroup computes.
+    pub fn block_m(&self) -> usize {
+        self.wm * self.tm * 16
+    }
+    pub fn block_n(&self) -> usize {
+        self.wn * self.tn * 16
+    }
+
+    /// Workgroup-memory row strides in vec4s (the staged slice's row, padded by two against bank
+    /// conflicts) and vec4s of one staged slice, for A and B in their stored orientation.
+    fn staging(&self, trans_a: bool, trans_b: bool) -> ((usize, usize), (usize, usize)) {
+        let (bm, bn, bk) = (self.block_m(), self.block_n(), self.bk);
+        let (a_rows, a_cols) = if trans_a { (bk, bm) } else { (bm, bk) };
+        let (b_rows, b_cols) = if trans_b { (bn, bk) } else { (bk, bn) };
+        let (sa, sb) = (a_cols / 4 + 2, b_cols / 4 + 2);
+        ((sa, a_rows * sa), (sb, b_rows * sb))
+    }
+
+    /// Workgroup memory of the kernel in bytes (the larger layout).
+    pub fn workgroup_bytes(&self) -> usize {
+        [(false, false), (true, true), (true, false), (false, true)]
+            .iter()
+            .map(|&(ta, tb)| {
+                let ((_, la), (_, lb)) = self.staging(ta, tb);
+                self.stages * (la + lb) * 8
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Why the shape cannot run with subgroups of `sg` lanes under these limits (workgroup memory
+    /// bytes, invocations per workgroup), if it cannot.
+    pub fn fits(&self, sg: usize, max_workgroup_bytes: usize, max_invocations: usize) -> std::result::Result<(), String> {
+        let wg = self.wm * self.wn * sg;
+        let per = |vec4s: usize| vec4s % wg == 0;
+        if ![1, 2].contains(&self.stages) || self.bk % 16 != 0 || self.bk == 0 || self.tm * self.tn == 0 {
+            return Err(format!("{self:?}: stages 1 or 2, bk a multiple of 16, at least one tile"));
+        }
+        if !per(self.block_m() * self.bk / 4) || !per(self.bk * self.block_n() / 4) {
+            return Err(format!("{self:?}: the slices do not split evenly over {wg} invocations"));
+        }
+        if wg > max_invocations {
+            return Err(format!("{self:?}: {wg} invocations per workgroup, the adapter allows {max_invocations}"));
+        }
+        let bytes = self.workgroup_bytes();
+        if bytes > max_workgroup_bytes {
+            return Err(format!("{self:?}: {bytes} bytes of workgroup memory, the adapter allows {max_workgroup_bytes}"));
+        }
+        Ok(())
+    }
+
+    /// The accumulator code of the shader: declarations, the tile loads of one 16-deep step, the
+    /// multiply-adds and the stores (named values throughout; see the shader's header).
+    fn code(&self, trans_a: bool, trans_b: bool) -> [String; 4] {
+        let load = |trans: bool| if trans { "coopLoad" } else { "coopLoadT" };
+        let (mut decl, mut tiles, mut mma, mut store) = (String::new(), String::new(), String::new(), String::new());
+        for i in 0..self.tm {
+            tiles += &format!("            let a{i} = {}<coop_mat16x16<f16, A>>(&sa[oa + a_tile(sr + {}u, kk)], SA);\n", load(trans_a), 16 * i);
+        }
+        for j in 0..self.tn {
+            tiles += &format!("            let b{j} = {}<coop_mat16x16<f16, B>>(&sb[ob + b_tile(kk, sc + {}u)], SB);\n", load(trans_b), 16 * j);
+        }
+        for i in 0..self.tm {
+            for j in 0..self.tn {
+                decl += &format!("    var acc{i}_{j} = coop_mat16x16<f32, C>();\n");
+                mma += &format!("            acc{i}_{j} = coopMultiplyAdd(a{i}, b{j}, acc{i}_{j});\n");
+                store += &format!(
+                    "    let r{i}_{j} = acc{i}_{j}; let i{i}_{j} = base + (sr + {}u) * n + sc + {}u; coopStoreT(r{i}_{j}, &c[i{i}_{j}], n);\n",
+                    16 * i,
+                    16 * j
+                );
+            }
+        }
+        [decl, tiles, mma, store]
+    }
+}
+
+impl std::str::FromStr for CoopShape {
+    type Err = String;
+    /// `WMxWNxTMxTNxBKxSTAGES`, e.g. `4x2x2x4x64x1` (the default).
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let v: Vec<usize> = s.split('x').map(|p| p.trim().parse::<usize>()).collect::<std::result::Result<_, _>>().map_err(|e| format!("{s:?}: {e}"))?;
+        match v[..] {
+            [wm, wn, tm, tn, bk, stages] => Ok(CoopShape { wm, wn, tm, tn, bk, stages }),
+            _ => Err(format!("{s:?}: expected WMxWNxTMxTNxBKxSTAGES, e.g. 4x2x2x4x64x1")),
+        }
+    }
+}
+
+/// The shape [`matmul_coop`] and the linear layers run: [`CoopShape::DEFAULT`], or
+/// `RANKMAMBA_COOP_SHAPE` (a benchmark knob, `WMxWNxTMxTNxBKxSTAGES`; a malformed value is
+/// reported once on stderr and ignored).
+pub fn coop_shape() -> CoopShape {
+    // read once: every linear layer asks
+    static SHAPE: std::sync::OnceLock<CoopShape> = std::sync::OnceLock::new();
+    *SHAPE.get_or_init(|| match std::env::var("RANKMAMBA_COOP_SHAPE") {
+        Ok(v) => v.parse().unwrap_or_else(|e| {
+            eprintln!("warning: RANKMAMBA_COOP_SHAPE {e}; using the default {:?}", CoopShape::DEFAULT);
+            CoopShape::DEFAULT
+        }),
+        Err(_) => CoopShape::DEFAULT,
+    })
+}
 
 /// Whether `device` runs the kernel: WGSL on wgpu with cooperative matrices, f16 storage and
 /// subgroups.
@@ -29,6 +159,7 @@ pub fn coop_matmul_available(device: &Device) -> bool {
 #[derive(Debug)]
 struct CoopKernel {
     subgroup: u32,
+    shape: CoopShape,
     /// operands stored transposed (A as (k, m), B as (n, k))
     trans_a: bool,
     trans_b: bool,
@@ -38,21 +169,34 @@ struct CoopKernel {
 
 impl KernelSource for CoopKernel {
     fn source(&self) -> SourceTemplate {
-        // workgroup-memory row strides in vec4s: the staged slice's row, padded by two
-        let stride = |cols: usize| (cols / 4 + 2).to_string();
-        let load = |trans: bool| if trans { "coopLoad" } else { "coopLoadT" };
+        let s = self.shape;
+        let ((sa, la), (sb, lb)) = s.staging(self.trans_a, self.trans_b);
+        let [decl, tiles, mma, store] = s.code(self.trans_a, self.trans_b);
         SourceTemplate::new(MATMUL_COOP_WGSL)
             .register("sg", self.subgroup.to_string())
+            .register("wm", s.wm.to_string())
+            .register("wn", s.wn.to_string())
+            .register("tm", s.tm.to_string())
+            .register("tn", s.tn.to_string())
+            .register("bk", s.bk.to_string())
+            .register("stages", s.stages.to_string())
             .register("trans_a", self.trans_a.to_string())
             .register("trans_b", self.trans_b.to_string())
-            .register("sa", stride(if self.trans_a { BLOCK_M } else { STEP_K }))
-            .register("sb", stride(if self.trans_b { STEP_K } else { BLOCK_N }))
-            .register("load_a", load(self.trans_a))
-            .register("load_b", load(self.trans_b))
+            .register("sa", sa.to_string())
+            .register("sb", sb.to_string())
+            .register("la", la.to_string())
+            .register("lb", lb.to_string())
+            .register("sa_len", (s.stages * la).to_string())
+            .register("sb_len", (s.stages * lb).to_string())
             .register("edges", self.edges.to_string())
+            .register("decl", decl)
+            .register("tiles", tiles)
+            .register("mma", mma)
+            .register("store", store)
     }
     fn id(&self) -> KernelId {
-        kernel_id::<Self>().info((self.subgroup, self.trans_a, self.trans_b, self.edges))
+        let s = self.shape;
+        kernel_id::<Self>().info((self.subgroup, (s.wm, s.wn, s.tm, s.tn, s.bk, s.stages), self.trans_a, self.trans_b, self.edges))
     }
     fn lang(&self) -> &'static str {
         "wgsl"
@@ -77,6 +221,12 @@ fn splits_for(blocks: usize, k: usize, busy: usize) -> usize {
 /// blocks read zeros past the edges (the result is the (m, n) corner of the padded output);
 /// products with few output blocks split K across more workgroups and sum the parts.
 pub fn matmul_coop(a: Tensor<2>, b: Tensor<2>) -> Result<Tensor<2>> {
+    matmul_coop_with(a, b, coop_shape())
+}
+
+/// [`matmul_coop`] with the kernel in another [`CoopShape`] (an error if the adapter's limits
+/// do not allow it).
+pub fn matmul_coop_with(a: Tensor<2>, b: Tensor<2>, shape: CoopShape) -> Result<Tensor<2>> {
     let device = a.device();
     if !coop_matmul_available(&device) {
         return Err(Error::Backend("this adapter has no cooperative matrices with f16 (wgpu EXPERIMENTAL_COOPERATIVE_MATRIX)".into()));
@@ -86,26 +236,30 @@ pub fn matmul_coop(a: Tensor<2>, b: Tensor<2>) -> Result<Tensor<2>> {
         return Err(Error::Input(format!("matmul_coop: ({m}, {k}) · ({k2}, {n}) needs equal inner sizes and every side a non-zero multiple of 4")));
     }
     let client = client_of(&device);
-    // four subgroups per workgroup; the shader needs every subgroup full, so the adapter's one
-    // subgroup size (NVIDIA: 32)
+    // the shader needs every subgroup full, so the adapter's one subgroup size (NVIDIA: 32)
     let props = client.properties();
     let (sg, sg_min) = (props.hardware.plane_size_max.max(1), props.hardware.plane_size_min.max(1));
     if sg != sg_min {
         return Err(Error::Backend(format!("matmul_coop: subgroup size varies on this adapter ({sg_min}..{sg})")));
     }
+    shape
+        .fits(sg as usize, props.hardware.max_shared_memory_size, props.hardware.max_units_per_cube as usize)
+        .map_err(|e| Error::Backend(format!("matmul_coop: {e}")))?;
+    let (block_m, block_n, step_k) = (shape.block_m(), shape.block_n(), shape.bk);
     // f16 operands (a cast keeps a transposed view's layout, so it is still read in place)
     let input = |t: Tensor<2>| operand(raw(if t.dtype() == DType::F16 { t } else { t.cast(DType::F16) }));
     let ((a, trans_a), (b, trans_b)) = (input(a), input(b));
-    let (m_pad, n_pad) = (m.next_multiple_of(BLOCK_M), n.next_multiple_of(BLOCK_N));
-    let edges = (m_pad, n_pad, k.next_multiple_of(STEP_K)) != (m, n, k);
+    let (m_pad, n_pad) = (m.next_multiple_of(block_m), n.next_multiple_of(block_n));
+    let edges = (m_pad, n_pad, k.next_multiple_of(step_k)) != (m, n, k);
     let busy = props.hardware.num_streaming_multiprocessors.map_or(256, |s| 2 * s as usize);
-    let kc = k.div_ceil(splits_for((m_pad / BLOCK_M) * (n_pad / BLOCK_N), k, busy)).next_multiple_of(STEP_K);
+    let kc = k.div_ceil(splits_for((m_pad / block_m) * (n_pad / block_n), k, busy)).next_multiple_of(step_k);
     let splits = k.div_ceil(kc);
     let out = empty_f32(&a, &[splits, m_pad, n_pad]);
     let args = arguments(&[&a, &b, &out], &[m as u32, n as u32, k as u32, kc as u32]);
-    let count = CubeCount::Static((n_pad / BLOCK_N) as u32, (m_pad / BLOCK_M) as u32, splits as u32);
-    let kernel = CoopKernel { subgroup: sg, trans_a, trans_b, edges };
-    client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(4 * sg))), count, args);
+    let count = CubeCount::Static((n_pad / block_n) as u32, (m_pad / block_m) as u32, splits as u32);
+    let kernel = CoopKernel { subgroup: sg, shape, trans_a, trans_b, edges };
+    let invocations = (shape.wm * shape.wn) as u32 * sg;
+    client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(invocations))), count, args);
     let parts = plain::<3>(out).reshape([splits, m_pad * n_pad]);
     let c = if splits > 1 { sum_rows(parts) } else { parts.reshape([m_pad * n_pad]) }.reshape([m_pad, n_pad]);
     Ok(if (m_pad, n_pad) == (m, n) { c } else { c.slice([0..m, 0..n]) })
@@ -122,7 +276,47 @@ pub(crate) fn operand(t: CubeTensor) -> (CubeTensor, bool) {
 
 #[cfg(test)]
 mod tests {
-    use super::{operand, splits_for};
+    use super::{operand, splits_for, CoopKernel, CoopShape};
+
+    #[test]
+    fn shapes_parse_from_the_knob_format() {
+        assert_eq!("4x2x2x4x64x1".parse::<CoopShape>().unwrap(), CoopShape::DEFAULT);
+        assert!("2x2x4x4x64".parse::<CoopShape>().unwrap_err().contains("WMxWNxTMxTNxBKxSTAGES"));
+        assert!("2x2x4x4xfourx1".parse::<CoopShape>().is_err());
+    }
+    use burn::backend::wgpu::KernelSource;
+
+    /// Every candidate shape's shader, in every layout, parses, validates and is written to
+    /// SPIR-V by naga as wgpu does on Vulkan (naga's SPIR-V writer has refused forms the validator
+    /// accepts), so a shape is not first found broken on the GPU.
+    #[cfg(not(target_family = "wasm"))]
+    #[test]
+    fn every_candidate_shape_compiles_to_spirv() {
+        use naga::valid::{Capabilities, ValidationFlags, Validator};
+        let caps = Capabilities::SHADER_FLOAT16 | Capabilities::SUBGROUP | Capabilities::COOPERATIVE_MATRIX;
+        let mut runnable = 0;
+        for shape in CoopShape::CANDIDATES {
+            // the H200's limits under Vulkan: 32 lanes, 48 KiB of workgroup memory
+            if shape.fits(32, 48 << 10, 1024).is_err() {
+                continue;
+            }
+            runnable += 1;
+            for (trans_a, trans_b, edges) in [(false, false, false), (true, false, true), (false, true, false), (true, true, true)] {
+                let kernel = CoopKernel { subgroup: 32, shape, trans_a, trans_b, edges };
+                let wgsl = kernel.source().complete();
+                let what = format!("{shape:?} trans_a {trans_a} trans_b {trans_b} edges {edges}");
+                let module = naga::front::wgsl::parse_str(&wgsl).unwrap_or_else(|e| panic!("{what}: {}", e.emit_to_string(&wgsl)));
+                let info = Validator::new(ValidationFlags::all(), caps).validate(&module).unwrap_or_else(|e| panic!("{what}: {e:?}"));
+                let options = naga::back::spv::Options { lang_version: (1, 3), ..Default::default() };
+                naga::back::spv::write_vec(&module, &info, &options, None).unwrap_or_else(|e| panic!("{what}: {e}"));
+            }
+        }
+        assert!(runnable >= 6, "only {runnable} candidate shapes fit the H200's limits");
+        // a shape whose slices do not divide over its invocations is refused, not launched
+        let odd = CoopShape { wm: 4, wn: 4, tm: 1, tn: 1, bk: 16, stages: 1 };
+        assert!(odd.fits(32, 48 << 10, 1024).unwrap_err().contains("do not split evenly"));
+        assert!(CoopShape { bk: 64, stages: 2, ..CoopShape::DEFAULT }.fits(32, 48 << 10, 1024).unwrap_err().contains("workgroup memory"));
+    }
 
     #[test]
     fn k_is_split_only_for_few_blocks_and_long_sums() {

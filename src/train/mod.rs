@@ -78,6 +78,15 @@ pub struct TrainConfig {
     /// to `max_length` tokens.
     #[serde(default)]
     pub graph: bool,
+    /// Read the losses from the device every this many steps (and at checkpoints and the end):
+    /// a read waits for the device to finish all queued work, so between reads the host queues
+    /// the next steps while the device runs (the log lines of the steps in between come at once).
+    #[serde(default = "ten")]
+    pub log_every: usize,
+}
+
+fn ten() -> usize {
+    10
 }
 
 fn f32_name() -> String {
@@ -111,6 +120,7 @@ impl Default for TrainConfig {
             devices: 1,
             precision: f32_name(),
             graph: false,
+            log_every: ten(),
         }
     }
 }
@@ -409,7 +419,7 @@ impl Trainer {
     /// [`Trainer::new`] with one data-parallel replica per device in `devices` (the first holds
     /// the model the optimizer updates).
     pub fn on_devices(base: &Path, output: &Path, devices: Vec<Device>, device_name: &str, mut config: TrainConfig, groups_per_epoch: usize, resume: bool) -> Result<Self> {
-        if config.batch_groups == 0 || config.grad_accum == 0 || config.save_every == 0 || devices.is_empty() {
+        if config.batch_groups == 0 || config.grad_accum == 0 || config.save_every == 0 || config.log_every == 0 || devices.is_empty() {
             return Err(Error::Input("batch groups, gradient accumulation, save interval and devices must be at least 1".into()));
         }
         config.devices = devices.len();
@@ -682,28 +692,44 @@ impl Trainer {
         let mut cache = (0, Vec::new());
         let first = self.step;
         let mut next = if self.step < self.total { Some(self.encode_step(&self.groups_for_step(self.step, data, &mut cache))?) } else { None };
+        // a replay of a captured step rewrites the buffers of its losses: read each before the next
+        let read_every = if self.config.graph { 1 } else { self.config.log_every };
+        // steps queued whose losses are not read yet: (step, losses, lr)
+        let mut unread: Vec<(usize, Vec<Tensor<1>>, f64)> = Vec::new();
         while let Some(batch) = next.take() {
             let (losses, lr) = self.queue_step(&batch)?;
-            let last = self.step + 1 == self.total || stop_after == Some(self.step + 1);
+            let step = self.step + 1;
+            let last = step == self.total || stop_after == Some(step);
             // the next batch is tokenized while the GPU runs this step (an error there is
             // reported after this step is logged and checkpointed)
-            let upcoming = (!last).then(|| self.encode_step(&self.groups_for_step(self.step + 1, data, &mut cache)));
-            let loss = Self::read_loss(losses, self.step + 1)?;
-            self.step += 1;
-            self.last_loss = Some(loss);
-            let elapsed = start.elapsed().as_secs_f64();
-            let log = StepLog {
-                step: self.step,
-                epoch: (self.step * groups_per_step(&self.config)) as f64 / data.len() as f64,
-                loss,
-                lr,
-                sequences_per_s: (self.step - first) as f64 * seqs_per_step / elapsed.max(1e-9),
-                elapsed_s: elapsed,
-            };
-            let line = serde_json::to_string(&log).map_err(|e| Error::Backend(e.to_string()))?;
-            writeln!(self.log, "{line}").map_err(|e| Error::io(&self.output.join("log.jsonl"), e))?;
-            progress(&log);
-            if self.step % self.config.save_every == 0 || last {
+            let upcoming = (!last).then(|| self.encode_step(&self.groups_for_step(step, data, &mut cache)));
+            self.step = step;
+            unread.push((step, losses, lr));
+            let save = step % self.config.save_every == 0 || last;
+            if save || step % read_every == 0 {
+                // waits for the device; an error (a non-finite loss) comes before any checkpoint
+                // of the steps after it
+                let read: Vec<(usize, f64, f64)> =
+                    unread.drain(..).map(|(s, losses, lr)| Ok((s, Self::read_loss(losses, s)?, lr))).collect::<Result<_>>()?;
+                // the rate as of this read (the steps before it were logged late)
+                let elapsed = start.elapsed().as_secs_f64();
+                let rate = (step - first) as f64 * seqs_per_step / elapsed.max(1e-9);
+                for (s, loss, lr) in read {
+                    self.last_loss = Some(loss);
+                    let log = StepLog {
+                        step: s,
+                        epoch: (s * groups_per_step(&self.config)) as f64 / data.len() as f64,
+                        loss,
+                        lr,
+                        sequences_per_s: rate,
+                        elapsed_s: elapsed,
+                    };
+                    let line = serde_json::to_string(&log).map_err(|e| Error::Backend(e.to_string()))?;
+                    writeln!(self.log, "{line}").map_err(|e| Error::io(&self.output.join("log.jsonl"), e))?;
+                    progress(&log);
+                }
+            }
+            if save {
                 self.checkpoint()?;
             }
             next = upcoming.transpose()?;
