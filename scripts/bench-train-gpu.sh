@@ -36,6 +36,13 @@ case "${1:-}" in
     echo "carry with the tracked tree: $total bytes (limit $((64 << 20)))"
     ;;
   run)
+    # the device tool brings back at most 8 files: more than that go back as one archive
+    pack_out() {
+      local o=${OUT:-/tmp/out}
+      [ "$(find "$o" -type f | wc -l)" -gt 8 ] || return 0
+      tar -C "$o" -cJf /tmp/results.tar.xz . && find "$o" -mindepth 1 -delete && mv /tmp/results.tar.xz "$o/"
+    }
+    trap pack_out EXIT
     device_setup
     tar -C /tmp/bin -xJf .device/bins.tar.xz
     out=${OUT:-/tmp/out}

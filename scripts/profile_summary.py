@@ -10,11 +10,12 @@ name (or per variant), largest first.
 cubecl writes the log from a background task that falls behind the GPU, so the log of a run
 that exits ends early, and its first steps include compilation and autotuning. `--step K` keeps
 one step's worth of launches: from the K-th launch of `--marker` to the next, counting
-`--per-step` launches of it as one. The default marker is `SelectAssignKernel`, launched twice per
-step in the backward pass (the gradients of the pooled-row select and of the embedding lookup):
-the window holds the backward pass and optimizer update of step K and the forward pass of step
-K + 1. (The dropout mask before the head is drawn on the host since the sixth session; before,
-its `PrngKernel` was the marker: `--marker PrngKernel --per-step 1` for those logs.)
+`--per-step` launches of it as one. The default marker is `EmbeddingBackwardKernel`, launched
+once per step in the backward pass (the token embedding's gradient, `ops::embedding`): the window
+holds the end of the backward pass and the optimizer update of step K and the forward pass and
+most of the backward of step K + 1. Older logs: `--marker SelectAssignKernel --per-step 2` (burn's
+embedding gradient, until the seventh session), `--marker PrngKernel --per-step 1` (the dropout
+mask drawn on the device, until the sixth).
 """
 import argparse
 import re
@@ -36,8 +37,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("log")
     ap.add_argument("--step", type=int, help="only training step K (1-based; see above)")
-    ap.add_argument("--marker", default="SelectAssignKernel", help="a kernel launched --per-step times per step")
-    ap.add_argument("--per-step", type=int, default=2, help="launches of --marker per step")
+    ap.add_argument("--marker", default="EmbeddingBackwardKernel", help="a kernel launched --per-step times per step")
+    ap.add_argument("--per-step", type=int, default=1, help="launches of --marker per step")
     ap.add_argument("--top", type=int, default=30)
     ap.add_argument("--by-variant", action="store_true", help="keep the hash suffix")
     a = ap.parse_args()

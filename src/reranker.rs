@@ -7,6 +7,7 @@ use crate::loader::{parse_json, ModelFiles, TensorSet};
 use crate::models::bert::{BertConfig, BertReranker};
 use crate::models::gpt_neox::{GptNeoxConfig, GptNeoxReranker};
 use crate::models::mamba::{MambaConfig, MambaReranker};
+use crate::ops::embedding::{host_segments, TokenSegments};
 pub use crate::models::BatchTensors;
 use crate::tokenizer::{Mode, PairEncoder, PairTemplate};
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -467,6 +468,7 @@ impl Reranker {
         let encoder = matches!(self.model, Model::Bert(_));
         let cls = vec![0; batch.len()];
         HostBatch {
+            segments: None,
             ids: TensorData::new(ids, shape),
             types: encoder.then(|| TensorData::new(types, shape)),
             // encoders read CLS, decoders the last real token
@@ -484,18 +486,19 @@ impl Reranker {
             rows: Tensor::<1, Int>::from_data(host.rows.clone(), &self.device),
             lens: host.lens.clone(),
             head_mask: head_mask.map(|m| Tensor::<2>::from_data(m, &self.device)),
+            segments: host.segments.as_ref().map(|s| TokenSegments::upload(s, &self.device)),
         }
     }
 
     /// Scores of an uploaded batch (differentiable on an autodiff device).
     pub fn forward_tensors(&self, t: &BatchTensors) -> Tensor<1> {
-        let mask = t.head_mask.as_ref();
+        let (mask, segments) = (t.head_mask.as_ref(), t.segments.as_ref());
         match &self.model {
-            Model::Mamba(m) => m.forward_pooled(t.ids.clone(), t.rows.clone(), mask),
-            Model::GptNeox(m) => m.forward_pooled(t.ids.clone(), t.rows.clone(), mask),
+            Model::Mamba(m) => m.forward_pooled(t.ids.clone(), t.rows.clone(), mask, segments),
+            Model::GptNeox(m) => m.forward_pooled(t.ids.clone(), t.rows.clone(), mask, segments),
             Model::Bert(m) => {
                 let types = t.types.clone().unwrap_or_else(|| t.ids.zeros_like());
-                m.forward_masked(t.ids.clone(), types, &t.lens, mask)
+                m.forward_masked(t.ids.clone(), types, &t.lens, mask, segments)
             }
         }
     }
@@ -512,6 +515,8 @@ pub struct HostBatch {
     pub rows: TensorData,
     /// (batch): real tokens per sequence
     pub lens: Vec<usize>,
+    /// the token positions grouped by id (training: the embedding gradient's segments)
+    pub segments: Option<[TensorData; 3]>,
 }
 
 /// Training batches are padded to a multiple of this many tokens (as `pad_to_multiple_of=8` in
@@ -551,7 +556,10 @@ impl Reranker {
                 w
             }
         };
-        Ok(self.host_batch(&batch, w))
+        let mut host = self.host_batch(&batch, w);
+        let ids = host.ids.clone().convert::<i64>();
+        host.segments = Some(host_segments(ids.as_slice::<i64>().map_err(|e| Error::Backend(format!("{e:?}")))?)?);
+        Ok(host)
     }
 
     /// Width of the pooled hidden state the head reads (the dropout mask's second side).

@@ -12,6 +12,7 @@ use super::{expect_shape, fresh_head, param, Fields};
 use crate::error::{Error, Result};
 use crate::loader::{HostTensor, TensorSet};
 use crate::ops::attention::{attention, AttentionMask};
+use crate::ops::embedding::{embedding, TokenSegments};
 use burn::module::{Module, Param};
 use burn::tensor::activation::gelu;
 use burn::tensor::{Device, Int, Tensor};
@@ -261,17 +262,25 @@ impl BertReranker {
 
     /// Scores for a right-padded batch: `ids`, `type_ids` (batch, len); `lens` real lengths.
     pub fn forward(&self, ids: Tensor<2, Int>, type_ids: Tensor<2, Int>, lens: &[usize]) -> Tensor<1> {
-        self.forward_masked(ids, type_ids, lens, None)
+        self.forward_masked(ids, type_ids, lens, None, None)
     }
 
-    /// [`Self::forward`] with `head_mask` (batch, d), dropout before the head (training).
-    pub fn forward_masked(&self, ids: Tensor<2, Int>, type_ids: Tensor<2, Int>, lens: &[usize], head_mask: Option<&Tensor<2>>) -> Tensor<1> {
+    /// [`Self::forward`] with `head_mask` (batch, d), dropout before the head, and `segments`,
+    /// the ids' positions grouped by id for the word embeddings' gradient (training).
+    pub fn forward_masked(
+        &self,
+        ids: Tensor<2, Int>,
+        type_ids: Tensor<2, Int>,
+        lens: &[usize],
+        head_mask: Option<&Tensor<2>>,
+        segments: Option<&TokenSegments>,
+    ) -> Tensor<1> {
         let [b, l] = ids.dims();
         let cfg = &self.config;
         let mixed = cfg.mixed_precision;
         let (d, h, dh) = (cfg.hidden_size, cfg.num_heads, cfg.head_dim());
         let e = cfg.embedding_size;
-        let words = self.word_embeddings.val().select(0, ids.reshape([b * l])).reshape([b, l, e]);
+        let words = embedding(self.word_embeddings.val(), ids.reshape([b * l]), segments).reshape([b, l, e]);
         let types = self.token_type_embeddings.val().select(0, type_ids.reshape([b * l])).reshape([b, l, e]);
         let pos: Tensor<3> = self.position_embeddings.val().narrow(0, 0, l).unsqueeze();
         let mut x = layer_norm(words + types + pos, &self.embed_norm, cfg.layer_norm_eps);

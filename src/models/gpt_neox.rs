@@ -10,6 +10,7 @@ use super::{expect_shape, fresh_head, param, Fields};
 use crate::error::{Error, Result};
 use crate::loader::{HostTensor, TensorSet};
 use crate::ops::attention::{attention, AttentionMask};
+use crate::ops::embedding::{embedding, TokenSegments};
 use burn::module::{Module, Param};
 use burn::tensor::activation::gelu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -198,12 +199,13 @@ impl GptNeoxReranker {
     /// Scores for a batch. `ids` (batch, len), right-padded; `last` (batch): the position read.
     pub fn forward(&self, ids: Tensor<2, Int>, last: &[usize]) -> Tensor<1> {
         let rows = super::pooled_rows(last, ids.dims()[1], &ids.device());
-        self.forward_pooled(ids, rows, None)
+        self.forward_pooled(ids, rows, None, None)
     }
 
     /// Scores for a batch: `ids` (batch, len), `rows` (batch) the flat row `i · len + position`
-    /// each score is read from, `head_mask` (batch, d) dropout before the head (training).
-    pub fn forward_pooled(&self, ids: Tensor<2, Int>, rows: Tensor<1, Int>, head_mask: Option<&Tensor<2>>) -> Tensor<1> {
+    /// each score is read from, `head_mask` (batch, d) dropout before the head and `segments`
+    /// the ids' positions grouped by id for the embedding gradient (training).
+    pub fn forward_pooled(&self, ids: Tensor<2, Int>, rows: Tensor<1, Int>, head_mask: Option<&Tensor<2>>, segments: Option<&TokenSegments>) -> Tensor<1> {
         let [b, l] = ids.dims();
         let cfg = &self.config;
         let mixed = cfg.mixed_precision;
@@ -213,7 +215,7 @@ impl GptNeoxReranker {
         let (cos, sin) = rotary_tables(l, cfg.rotary_ndims, cfg.rotary_base, &device);
         // causal; right padding sits after every real token, so it needs no mask of its own
         let mask = AttentionMask { key_lens: None, causal: true };
-        let mut x = self.embed_in.val().select(0, ids.reshape([b * l])).reshape([b, l, d]);
+        let mut x = embedding(self.embed_in.val(), ids.reshape([b * l]), segments).reshape([b, l, d]);
         for layer in &self.layers {
             let a_in = layer_norm(x.clone(), &layer.input_norm, cfg.layer_norm_eps);
             let qkv = lin_apply(a_in, &layer.qkv, mixed).reshape([b, l, h, 3 * dh]).swap_dims(1, 2); // (b, h, l, 3·dh)

@@ -12,6 +12,7 @@ use super::{expect_shape, fresh_head, param, Fields};
 use crate::error::{Error, Result};
 use crate::loader::{HostTensor, TensorSet};
 use crate::ops::causal_conv::causal_conv1d_silu;
+use crate::ops::embedding::{embedding, TokenSegments};
 use crate::ops::selective_scan::{selective_scan, ScanInputs};
 use crate::ops::norm::rms_norm;
 use crate::ops::linear3_with;
@@ -424,15 +425,16 @@ impl MambaReranker {
     /// Right padding after `last` cannot change a score (causal model); left padding does.
     pub fn forward(&self, ids: Tensor<2, Int>, last: &[usize]) -> Tensor<1> {
         let rows = super::pooled_rows(last, ids.dims()[1], &ids.device());
-        self.forward_pooled(ids, rows, None)
+        self.forward_pooled(ids, rows, None, None)
     }
 
     /// Scores for a batch: `ids` (batch, len), `rows` (batch) the flat row `i · len + position`
-    /// each score is read from, `head_mask` (batch, d) dropout before the head (training).
-    pub fn forward_pooled(&self, ids: Tensor<2, Int>, rows: Tensor<1, Int>, head_mask: Option<&Tensor<2>>) -> Tensor<1> {
+    /// each score is read from, `head_mask` (batch, d) dropout before the head and `segments`
+    /// the ids' positions grouped by id for the embedding gradient (training).
+    pub fn forward_pooled(&self, ids: Tensor<2, Int>, rows: Tensor<1, Int>, head_mask: Option<&Tensor<2>>, segments: Option<&TokenSegments>) -> Tensor<1> {
         let [b, l] = ids.dims();
         let d = self.config.hidden_size;
-        let mut h = self.embeddings.val().select(0, ids.reshape([b * l])).reshape([b, l, d]);
+        let mut h = embedding(self.embeddings.val(), ids.reshape([b * l]), segments).reshape([b, l, d]);
         for layer in &self.layers {
             // pre-norm residual block; the residual stream stays f32
             let normed = rms_norm(h.clone(), layer.norm.val(), self.config.norm_eps);

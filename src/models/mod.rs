@@ -31,6 +31,8 @@ pub struct BatchTensors {
     pub lens: Vec<usize>,
     /// (batch, hidden): inverted-dropout mask before the head (0 or 1 / (1 − p)), training only
     pub head_mask: Option<Tensor<2>>,
+    /// the token positions grouped by id, for the embedding gradient (training)
+    pub segments: Option<crate::ops::embedding::TokenSegments>,
 }
 
 /// Dropout before the head as a mask the caller drew (none at inference).

@@ -3,6 +3,7 @@
 
 pub mod attention;
 pub mod causal_conv;
+pub mod embedding;
 pub mod kernel;
 pub mod linear;
 pub mod matmul;

@@ -8,7 +8,8 @@
 //!
 //! - every step has one shape: batches are padded to a fixed width;
 //! - what changes from step to step lives in device buffers refreshed in place before each
-//!   replay: the token ids, the pooled rows and the dropout mask of every micro-batch
+//!   replay: the token ids (and their positions grouped by id, for the embedding gradient), the
+//!   pooled rows and the dropout mask of every micro-batch
 //!   ([`StepInputs`]), and AdamW's learning rate and bias corrections (`FusedAdamW`);
 //! - the optimizer updates weights and moments in place (a copy would leave the replays reading
 //!   the old buffers: the capture is refused then);
@@ -31,6 +32,8 @@ pub struct StepInputs {
     ids: CubeTensor,
     rows: CubeTensor,
     head_mask: Option<CubeTensor>,
+    /// the embedding gradient's segments (order, starts, ids): one shape for one batch shape
+    segments: Option<[CubeTensor; 3]>,
 }
 
 fn int_buffer<const D: usize>(t: &Tensor<D, Int>) -> CubeTensor {
@@ -44,6 +47,7 @@ impl StepInputs {
             ids: int_buffer(&t.ids),
             rows: int_buffer(&t.rows),
             head_mask: t.head_mask.as_ref().map(|m| m.clone().inner().try_into_primitive::<CubeBackend>().expect("a float tensor of burn's wgpu backend")),
+            segments: t.segments.as_ref().map(|s| [int_buffer(&s.order), int_buffer(&s.starts), int_buffer(&s.ids)]),
         }
     }
 
@@ -52,6 +56,15 @@ impl StepInputs {
     pub fn refresh(&self, host: &HostBatch, head_mask: Option<TensorData>) -> Result<()> {
         write(&self.ids, host.ids.clone(), "token ids")?;
         write(&self.rows, host.rows.clone(), "pooled rows")?;
+        match (&self.segments, &host.segments) {
+            (Some(buffers), Some(data)) => {
+                for (buffer, (d, what)) in buffers.iter().zip(data.iter().zip(["token order", "segment starts", "segment ids"])) {
+                    write(buffer, d.clone(), what)?;
+                }
+            }
+            (None, None) => {}
+            _ => return Err(Error::Backend("the captured step and this step disagree on the embedding segments".into())),
+        }
         match (&self.head_mask, head_mask) {
             (Some(buffer), Some(mask)) => write(buffer, mask, "dropout mask"),
             (None, None) => Ok(()),
