@@ -227,6 +227,13 @@ pub fn matmul_coop(a: Tensor<2>, b: Tensor<2>) -> Result<Tensor<2>> {
 /// [`matmul_coop`] with the kernel in another [`CoopShape`] (an error if the adapter's limits
 /// do not allow it).
 pub fn matmul_coop_with(a: Tensor<2>, b: Tensor<2>, shape: CoopShape) -> Result<Tensor<2>> {
+    matmul_coop_split(a, b, shape, None)
+}
+
+/// [`matmul_coop_with`] with K split in `splits` parts (at most; each a multiple of the K slice)
+/// instead of the count chosen from the product's blocks (`examples/probe_matmul.rs --shapes`
+/// times the choices).
+pub fn matmul_coop_split(a: Tensor<2>, b: Tensor<2>, shape: CoopShape, splits: Option<usize>) -> Result<Tensor<2>> {
     let device = a.device();
     if !coop_matmul_available(&device) {
         return Err(Error::Backend("this adapter has no cooperative matrices with f16 (wgpu EXPERIMENTAL_COOPERATIVE_MATRIX)".into()));
@@ -251,8 +258,10 @@ pub fn matmul_coop_with(a: Tensor<2>, b: Tensor<2>, shape: CoopShape) -> Result<
     let ((a, trans_a), (b, trans_b)) = (input(a), input(b));
     let (m_pad, n_pad) = (m.next_multiple_of(block_m), n.next_multiple_of(block_n));
     let edges = (m_pad, n_pad, k.next_multiple_of(step_k)) != (m, n, k);
+    // (wgpu reports no SM count: cubecl's property is empty there, so 256 stands in)
     let busy = props.hardware.num_streaming_multiprocessors.map_or(256, |s| 2 * s as usize);
-    let kc = k.div_ceil(splits_for((m_pad / block_m) * (n_pad / block_n), k, busy)).next_multiple_of(step_k);
+    let want = splits.unwrap_or_else(|| splits_for((m_pad / block_m) * (n_pad / block_n), k, busy)).max(1);
+    let kc = k.div_ceil(want).next_multiple_of(step_k);
     let splits = k.div_ceil(kc);
     let out = empty_f32(&a, &[splits, m_pad, n_pad]);
     let args = arguments(&[&a, &b, &out], &[m as u32, n as u32, k as u32, kc as u32]);
