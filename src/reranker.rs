@@ -557,8 +557,11 @@ impl Reranker {
             }
         };
         let mut host = self.host_batch(&batch, w);
-        let ids = host.ids.clone().convert::<i64>();
-        host.segments = Some(host_segments(ids.as_slice::<i64>().map_err(|e| Error::Backend(format!("{e:?}")))?)?);
+        // only the wgpu backward reads them (`ops::embedding`)
+        if crate::ops::kernel::is_wgsl_device(&self.device) {
+            let ids = host.ids.as_slice::<i64>().map_err(|e| Error::Backend(format!("token ids: {e:?}")))?;
+            host.segments = Some(host_segments(ids)?);
+        }
         Ok(host)
     }
 

@@ -399,3 +399,14 @@ fn graph_mode_needs_wgpu() {
     let err = Trainer::new(&fixtures().join("tiny-hf"), &tmp.path().join("o"), cpu(), "cpu", config, data.len(), false).err().unwrap().to_string();
     assert!(err.contains("--graph needs --device wgpu"), "{err}");
 }
+
+#[test]
+fn a_zero_interval_names_its_flag() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = TrainConfig { log_every: 0, ..small_config(2) };
+    let err = Trainer::new(&fixtures().join("tiny-hf"), &tmp.path().join("o"), cpu(), "cpu", config, 8, false).err().unwrap().to_string();
+    assert!(err.contains("--log-every must be at least 1"), "{err}");
+    let config = TrainConfig { save_every: 0, ..small_config(2) };
+    let err = Trainer::new(&fixtures().join("tiny-hf"), &tmp.path().join("o"), cpu(), "cpu", config, 8, false).err().unwrap().to_string();
+    assert!(err.contains("--save-every must be at least 1"), "{err}");
+}

@@ -145,7 +145,7 @@ mod autodiff {
     //! [`embedding`](super::embedding) under burn's autodiff: the forward is burn's select on
     //! the inner tensors; the registered backward runs the WGSL segment sum.
     use super::{backward_wgpu, TokenSegments};
-    use crate::ops::kernel::{cube, plain, raw};
+    use crate::ops::kernel::{cube, int_raw, plain, raw};
     use burn::backend::autodiff::checkpoint::base::Checkpointer;
     use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
     use burn::backend::autodiff::grads::Gradients;
@@ -171,10 +171,6 @@ mod autodiff {
         }
     }
 
-    fn int_primitive(t: &Tensor<1, Int>) -> CubeTensor {
-        t.clone().inner().try_into_primitive::<CubeBackend>().expect("an int tensor of burn's wgpu backend")
-    }
-
     pub fn lookup<C: CheckpointStrategy>(weight: Tensor<2>, ids: Tensor<1, Int>, s: &TokenSegments) -> Tensor<2>
     where
         DispatchTensor: DispatchKindConversion<Autodiff<CubeBackend, C>>,
@@ -184,7 +180,7 @@ mod autodiff {
         let w = weight.try_into_primitive::<Ad<C>>().expect("the table on the autodiff device");
         let guards = [w.node()];
         let out = raw(plain::<2>(w.into_primitive()).select(0, ids.inner()));
-        let segments = [int_primitive(&s.order), int_primitive(&s.starts), int_primitive(&s.ids)];
+        let segments = [int_raw(&s.order), int_raw(&s.starts), int_raw(&s.ids)];
         let res = match EmbeddingBackward.prepare::<C>(guards).compute_bound().stateful() {
             OpsKind::Tracked(prep) => prep.finish((segments, vocab), out),
             OpsKind::UnTracked(prep) => prep.finish(out),

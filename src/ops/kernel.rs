@@ -6,7 +6,7 @@ use burn::backend::{CubeDevice, DispatchDevice};
 use burn::cubecl::client::Client;
 use burn::cubecl::prelude::{ExecutionMode, KernelId};
 use burn::cubecl::server::{KernelArguments, MetadataBindingInfo};
-use burn::tensor::{DType, Device, Shape, Tensor};
+use burn::tensor::{DType, Device, Int, Shape, Tensor};
 
 /// True when `device` is burn's wgpu runtime compiling WGSL (the only compiler that accepts
 /// hand-written WGSL; burn's `vulkan`/`metal` features would switch it to SPIR-V/MSL).
@@ -76,6 +76,11 @@ pub(crate) fn cube<const D: usize>(t: Tensor<D>) -> CubeTensor {
 /// The wgpu primitive of a plain float tensor, as it is.
 pub(crate) fn raw<const D: usize>(t: Tensor<D>) -> CubeTensor {
     t.try_into_primitive::<CubeBackend>().expect("a float tensor of burn's wgpu backend (no autodiff, no fusion)")
+}
+
+/// The wgpu primitive under an int tensor (of an autodiff device or not), sharing its buffer.
+pub(crate) fn int_raw<const D: usize>(t: &Tensor<D, Int>) -> CubeTensor {
+    t.clone().inner().try_into_primitive::<CubeBackend>().expect("an int tensor of burn's wgpu backend")
 }
 
 /// A wgpu primitive back as a plain tensor.

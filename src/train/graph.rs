@@ -20,12 +20,12 @@
 
 use crate::error::{Error, Result};
 use crate::models::BatchTensors;
-use crate::ops::kernel::client_of;
+use crate::ops::kernel::{client_of, int_raw};
 use crate::reranker::HostBatch;
 use burn::backend::wgpu::{CubeBackend, CubeTensor};
 use burn::cubecl::bytes::Bytes;
 use burn::cubecl::client::Graph;
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 
 /// The device buffers behind one micro-batch's inputs.
 pub struct StepInputs {
@@ -36,18 +36,14 @@ pub struct StepInputs {
     segments: Option<[CubeTensor; 3]>,
 }
 
-fn int_buffer<const D: usize>(t: &Tensor<D, Int>) -> CubeTensor {
-    t.clone().inner().try_into_primitive::<CubeBackend>().expect("an int tensor of burn's wgpu backend")
-}
-
 impl StepInputs {
     /// The buffers of an uploaded batch (shared with its tensors).
     pub fn of(t: &BatchTensors) -> Self {
         StepInputs {
-            ids: int_buffer(&t.ids),
-            rows: int_buffer(&t.rows),
+            ids: int_raw(&t.ids),
+            rows: int_raw(&t.rows),
             head_mask: t.head_mask.as_ref().map(|m| m.clone().inner().try_into_primitive::<CubeBackend>().expect("a float tensor of burn's wgpu backend")),
-            segments: t.segments.as_ref().map(|s| [int_buffer(&s.order), int_buffer(&s.starts), int_buffer(&s.ids)]),
+            segments: t.segments.as_ref().map(|s| [int_raw(&s.order), int_raw(&s.starts), int_raw(&s.ids)]),
         }
     }
 

@@ -419,8 +419,15 @@ impl Trainer {
     /// [`Trainer::new`] with one data-parallel replica per device in `devices` (the first holds
     /// the model the optimizer updates).
     pub fn on_devices(base: &Path, output: &Path, devices: Vec<Device>, device_name: &str, mut config: TrainConfig, groups_per_epoch: usize, resume: bool) -> Result<Self> {
-        if config.batch_groups == 0 || config.grad_accum == 0 || config.save_every == 0 || config.log_every == 0 || devices.is_empty() {
-            return Err(Error::Input("batch groups, gradient accumulation, save interval and devices must be at least 1".into()));
+        let counts = [
+            ("--batch-groups", config.batch_groups),
+            ("--grad-accum", config.grad_accum),
+            ("--save-every", config.save_every),
+            ("--log-every", config.log_every),
+            ("--devices", devices.len()),
+        ];
+        if let Some((flag, _)) = counts.iter().find(|(_, n)| *n == 0) {
+            return Err(Error::Input(format!("{flag} must be at least 1")));
         }
         config.devices = devices.len();
         let devices: Vec<Device> = devices.into_iter().map(|d| d.autodiff()).collect();
