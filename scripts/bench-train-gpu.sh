@@ -7,7 +7,8 @@
 #   # device tool: run(command="bash scripts/bench-train-gpu.sh run", carry=[".device", ".gl"])
 #   CHECKS="selective_scan matmul_coop" bash scripts/bench-train-gpu.sh prepare   # + those kernel
 #   # tests, run on the GPU before the timings (TRAINING_SHAPES=1: at training shapes; TRAIN=0:
-#   # the tests alone). PROBE=1: the matmul probe too (run with SHAPES=1: the tensor-core kernel's
+#   # the tests alone). PROBE=1: the matmul and launch-cost probes too (run with MATMUL=0: the
+#   # launch-cost probe alone; SHAPES=1: the tensor-core kernel's
 #   # shapes, the fastest usable in RUNS as RANKMAMBA_COOP_SHAPE=BEST). `train` and the tests go into one archive with a large xz dictionary
 #   # (they share most of their code): two tests fit the 64 MiB carry beside `train`.
 set -euo pipefail
@@ -20,10 +21,12 @@ case "${1:-}" in
     mkdir -p .device /tmp/rankmamba-bins
     bins=()
     if [ "${TRAIN:-1}" = 1 ]; then
-      cargo build --release --locked --bin train --example probe_matmul
+      cargo build --release --locked --bin train --example probe_matmul --example probe_dispatch
       cp "$CARGO_TARGET_DIR/release/train" /tmp/rankmamba-bins/ && bins+=(train)
       # PROBE=1: the matmul probe too (the carry has room for it only without CHECKS)
-      [ "${PROBE:-0}" = 1 ] && cp "$CARGO_TARGET_DIR/release/examples/probe_matmul" /tmp/rankmamba-bins/ && bins+=(probe_matmul)
+      if [ "${PROBE:-0}" = 1 ]; then
+        cp "$CARGO_TARGET_DIR/release/examples/"{probe_matmul,probe_dispatch} /tmp/rankmamba-bins/ && bins+=(probe_matmul probe_dispatch)
+      fi
     fi
     for t in ${CHECKS:-}; do
       bin=$(cargo test --release --locked --no-run --test "$t" 2>&1 | grep -o "target/release/deps/$t-[0-9a-f]*" | tail -1)
@@ -56,7 +59,13 @@ case "${1:-}" in
     done
     # what the matmuls can reach: burn's WGSL matmul and the adapter's cooperative-matrix offer,
     # beside torch's matmul (fp32, tf32, bf16) at the same shapes
-    if [ -x /tmp/bin/probe_matmul ] && [ "${SHAPES:-0}" = 0 ]; then
+    # what a launch costs apart from its work (host and device), raw wgpu beside burn + cubecl;
+    # also with cubecl submitting every 256 launches instead of 32
+    if [ -x /tmp/bin/probe_dispatch ]; then
+      { /tmp/bin/probe_dispatch; echo "CUBECL_WGPU_MAX_TASKS=256:"; CUBECL_WGPU_MAX_TASKS=256 /tmp/bin/probe_dispatch | tail -1; } 2>&1 | tee "$out/probe_dispatch.txt" || true
+    fi
+    # MATMUL=0: skip the matmul probe
+    if [ -x /tmp/bin/probe_matmul ] && [ "${SHAPES:-0}" = 0 ] && [ "${MATMUL:-1}" = 1 ]; then
     /tmp/bin/probe_matmul --iters 10 2>&1 | tee "$out/probe_matmul.txt" || true
     python3 - <<'PY' 2>&1 | tee -a "$out/probe_matmul.txt" || true
 import torch
@@ -161,7 +170,9 @@ l=[json.loads(x) for x in open('/tmp/run-$tag/log.jsonl')]
 pts=[x for i,x in enumerate(l) if x['step']>=2 and (i+1==len(l) or l[i+1]['elapsed_s']!=x['elapsed_s'])]
 if len(pts)>=2:
     a,b=pts[0],pts[-1]; t=b['elapsed_s']-a['elapsed_s']; k=b['step']-a['step']
-    print(f'rankmamba train wgpu $tag: {k*64/t:.1f} sequences/s over steps {a[\"step\"]+1}..{b[\"step\"]} ({t/k:.3f} s/step), losses', [round(x['loss'],4) for x in l])
+    q=[x['queue_s'] for x in l if a['step']<x['step']<=b['step'] and 'queue_s' in x]
+    host=f', host queueing {sum(q)/len(q):.3f} s/step' if q else ''
+    print(f'rankmamba train wgpu $tag: {k*64/t:.1f} sequences/s over steps {a[\"step\"]+1}..{b[\"step\"]} ({t/k:.3f} s/step{host}), losses', [round(x['loss'],4) for x in l])
 " | tee -a "$out/train-$tag.txt" || true
     done
     [ "${TORCH:-1}" = 1 ] || exit 0
