@@ -70,6 +70,44 @@ enum Text {
     Encoder(PairEncoder),
 }
 
+impl Text {
+    fn encode_pair(&self, query: &str, document: &str, max_length: usize, mode: Mode) -> Result<Encoded> {
+        if query.trim().is_empty() {
+            return Err(Error::Input("the query is empty".into()));
+        }
+        match self {
+            Text::Decoder(t) => {
+                let ids = t.encode_pair(query, document, max_length, mode)?;
+                Ok(Encoded { type_ids: vec![0; ids.len()], ids })
+            }
+            Text::Encoder(t) => {
+                let (ids, type_ids) = match mode {
+                    Mode::Exact => t.encode_pair(query, document)?,
+                    Mode::RankMambaV1 => t.encode_rankmamba(query, document)?,
+                };
+                Ok(Encoded { ids, type_ids })
+            }
+        }
+    }
+}
+
+/// A reranker's tokenizer, pair template and length limit without its model
+/// ([`Reranker::pair_encoding`]): `train` tokenizes the next batch with it on a worker thread
+/// while the device runs the current step.
+#[derive(Clone)]
+pub struct PairEncoding {
+    text: Text,
+    max_length: usize,
+    mode: Mode,
+}
+
+impl PairEncoding {
+    /// What [`Reranker::encode_pair`] returns for the same pair.
+    pub fn encode_pair(&self, query: &str, document: &str) -> Result<Encoded> {
+        self.text.encode_pair(query, document, self.max_length, self.mode)
+    }
+}
+
 /// One tokenized pair.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Encoded {
@@ -262,22 +300,12 @@ impl Reranker {
 
     /// Token ids and token type ids of one pair.
     pub fn encode_pair(&self, query: &str, document: &str) -> Result<Encoded> {
-        if query.trim().is_empty() {
-            return Err(Error::Input("the query is empty".into()));
-        }
-        match &self.text {
-            Text::Decoder(t) => {
-                let ids = t.encode_pair(query, document, self.options.max_length, self.options.mode)?;
-                Ok(Encoded { type_ids: vec![0; ids.len()], ids })
-            }
-            Text::Encoder(t) => {
-                let (ids, type_ids) = match self.options.mode {
-                    Mode::Exact => t.encode_pair(query, document)?,
-                    Mode::RankMambaV1 => t.encode_rankmamba(query, document)?,
-                };
-                Ok(Encoded { ids, type_ids })
-            }
-        }
+        self.text.encode_pair(query, document, self.options.max_length, self.options.mode)
+    }
+
+    /// The text side alone (tokenizer, template, length limit), to tokenize on another thread.
+    pub fn pair_encoding(&self) -> PairEncoding {
+        PairEncoding { text: self.text.clone(), max_length: self.options.max_length, mode: self.options.mode }
     }
 
     /// Raw scores (logits) of `documents` for `query`, in input order.

@@ -22,7 +22,7 @@ use crate::loader::write_atomic;
 use crate::models::bert::BertReranker;
 use crate::models::gpt_neox::GptNeoxReranker;
 use crate::models::mamba::MambaReranker;
-use crate::reranker::{BatchTensors, Encoded, ModelFn, Reranker, RerankerOptions};
+use crate::reranker::{BatchTensors, Encoded, ModelFn, PairEncoding, Reranker, RerankerOptions};
 use burn::module::{ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::lr_scheduler::linear::LinearLrSchedulerConfig;
@@ -145,6 +145,9 @@ pub struct StepLog {
     pub lr: f64,
     pub sequences_per_s: f64,
     pub elapsed_s: f64,
+    /// Host seconds spent queueing this step's work (forward, backward, update) without
+    /// waiting for the device: near the step's time, the host bounds the step.
+    pub queue_s: f64,
 }
 
 /// LCE loss of `scores` (groups × group_size, positive first): mean over groups of
@@ -157,6 +160,46 @@ pub fn lce_loss(scores: Tensor<1>, groups: usize, group_size: usize) -> Tensor<1
 /// The inverted-dropout mask (rows, width) before the head for micro-batch `micro` of step
 /// `step` (0 with probability `dropout`, else 1 / (1 − dropout)): drawn on the host from
 /// (seed, step, micro) alone, so a resumed run draws the same masks and a captured step's mask
+
+/// The tokenized sequences of one step's groups, one vector per micro-batch of `batch_groups`
+/// groups (replicas take consecutive runs of `grad_accum` micro-batches).
+fn encode_groups(text: &PairEncoding, groups: &[Group], batch_groups: usize, group_size: usize) -> Result<Vec<Vec<Encoded>>> {
+    groups
+        .chunks(batch_groups)
+        .map(|micro| {
+            let mut seqs = Vec::with_capacity(micro.len() * group_size);
+            for grp in micro {
+                if grp.docs.len() != group_size {
+                    return Err(Error::Input(format!("a group has {} documents, expected {group_size}", grp.docs.len())));
+                }
+                for d in &grp.docs {
+                    seqs.push(text.encode_pair(&grp.query, d)?);
+                }
+            }
+            Ok(seqs)
+        })
+        .collect()
+}
+
+/// One step's groups tokenized on a worker thread, so the host's time per step is the
+/// launches alone (tokenizing 64 MS MARCO-length pairs takes tens of ms).
+struct Tokenizing(std::thread::JoinHandle<Result<Vec<Vec<Encoded>>>>);
+
+impl Tokenizing {
+    fn start(text: &std::sync::Arc<PairEncoding>, groups: Vec<Group>, batch_groups: usize, group_size: usize) -> Result<Self> {
+        let text = text.clone();
+        std::thread::Builder::new()
+            .name("tokenize".into())
+            .spawn(move || encode_groups(&text, &groups, batch_groups, group_size))
+            .map(Tokenizing)
+            .map_err(|e| Error::Backend(format!("starting the tokenizing thread: {e}")))
+    }
+
+    fn finish(self) -> Result<Vec<Vec<Encoded>>> {
+        self.0.join().map_err(|_| Error::Backend("the tokenizing thread panicked".into()))?
+    }
+}
+
 /// is refreshed like any other input. `None` without dropout.
 pub fn head_mask(config: &TrainConfig, step: usize, micro: usize, rows: usize, width: usize) -> Option<TensorData> {
     use rand::{RngExt, SeedableRng};
@@ -539,27 +582,6 @@ impl Trainer {
             .collect()
     }
 
-    /// The tokenized sequences of one step's groups, one vector per micro-batch (replicas take
-    /// consecutive runs of `grad_accum` micro-batches).
-    fn encode_step(&self, groups: &[Group]) -> Result<Vec<Vec<Encoded>>> {
-        let g = self.config.group_size;
-        groups
-            .chunks(self.config.batch_groups)
-            .map(|micro| {
-                let mut seqs = Vec::with_capacity(micro.len() * g);
-                for grp in micro {
-                    if grp.docs.len() != g {
-                        return Err(Error::Input(format!("a group has {} documents, expected {g}", grp.docs.len())));
-                    }
-                    for d in &grp.docs {
-                        seqs.push(self.ranker.encode_pair(&grp.query, d)?);
-                    }
-                }
-                Ok(seqs)
-            })
-            .collect()
-    }
-
     /// Queue one optimizer step over the micro-batches of `batch` (batch_groups × grad_accum
     /// groups per replica): forward, backward and update, without waiting for the GPU. Returns
     /// the step's losses, still on the device ([`Self::read_loss`]), and the lr used.
@@ -698,30 +720,38 @@ impl Trainer {
         let seqs_per_step = (groups_per_step(&self.config) * self.config.group_size) as f64;
         let mut cache = (0, Vec::new());
         let first = self.step;
-        let mut next = if self.step < self.total { Some(self.encode_step(&self.groups_for_step(self.step, data, &mut cache))?) } else { None };
+        let text = std::sync::Arc::new(self.ranker.pair_encoding());
+        let (batch_groups, group_size) = (self.config.batch_groups, self.config.group_size);
+        let mut next = if self.step < self.total {
+            Some(encode_groups(&text, &self.groups_for_step(self.step, data, &mut cache), batch_groups, group_size)?)
+        } else {
+            None
+        };
         // a replay of a captured step rewrites the buffers of its losses: read each before the next
         let read_every = if self.config.graph { 1 } else { self.config.log_every };
         // steps queued whose losses are not read yet: (step, losses, lr)
-        let mut unread: Vec<(usize, Vec<Tensor<1>>, f64)> = Vec::new();
+        let mut unread: Vec<(usize, Vec<Tensor<1>>, f64, f64)> = Vec::new();
         while let Some(batch) = next.take() {
-            let (losses, lr) = self.queue_step(&batch)?;
             let step = self.step + 1;
             let last = step == self.total || stop_after == Some(step);
-            // the next batch is tokenized while the GPU runs this step (an error there is
-            // reported after this step is logged and checkpointed)
-            let upcoming = (!last).then(|| self.encode_step(&self.groups_for_step(step, data, &mut cache)));
+            // the next batch is tokenized on a worker while this step is queued and runs (an
+            // error there is reported after this step is logged and checkpointed)
+            let upcoming = if last { None } else { Some(Tokenizing::start(&text, self.groups_for_step(step, data, &mut cache), batch_groups, group_size)?) };
+            let queued = std::time::Instant::now();
+            let (losses, lr) = self.queue_step(&batch)?;
+            let queue_s = queued.elapsed().as_secs_f64();
             self.step = step;
-            unread.push((step, losses, lr));
+            unread.push((step, losses, lr, queue_s));
             let save = step % self.config.save_every == 0 || last;
             if save || step % read_every == 0 {
                 // waits for the device; an error (a non-finite loss) comes before any checkpoint
                 // of the steps after it
-                let read: Vec<(usize, f64, f64)> =
-                    unread.drain(..).map(|(s, losses, lr)| Ok((s, Self::read_loss(losses, s)?, lr))).collect::<Result<_>>()?;
+                let read: Vec<(usize, f64, f64, f64)> =
+                    unread.drain(..).map(|(s, losses, lr, q)| Ok((s, Self::read_loss(losses, s)?, lr, q))).collect::<Result<_>>()?;
                 // the rate as of this read (the steps before it were logged late)
                 let elapsed = start.elapsed().as_secs_f64();
                 let rate = (step - first) as f64 * seqs_per_step / elapsed.max(1e-9);
-                for (s, loss, lr) in read {
+                for (s, loss, lr, queue_s) in read {
                     self.last_loss = Some(loss);
                     let log = StepLog {
                         step: s,
@@ -730,6 +760,7 @@ impl Trainer {
                         lr,
                         sequences_per_s: rate,
                         elapsed_s: elapsed,
+                        queue_s,
                     };
                     let line = serde_json::to_string(&log).map_err(|e| Error::Backend(e.to_string()))?;
                     writeln!(self.log, "{line}").map_err(|e| Error::io(&self.output.join("log.jsonl"), e))?;
@@ -739,7 +770,7 @@ impl Trainer {
             if save {
                 self.checkpoint()?;
             }
-            next = upcoming.transpose()?;
+            next = upcoming.map(Tokenizing::finish).transpose()?;
         }
         Ok(())
     }
