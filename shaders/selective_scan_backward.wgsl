@@ -16,13 +16,18 @@
 // memory). The (batch, len, d_inner, N) state tensor never exists.
 //
 // The across-channel sums dB, dC are reduced over each subgroup (its channels; a
-// transpose-reduce with shuffles when the subgroup has exactly 2N lanes) and written per
-// subgroup; the host sums the groups. A workgroup holds consecutive channels of one sequence,
+// transpose-reduce with shuffles when the subgroup has exactly 2N lanes). With WG_REDUCE (the
+// host knows every subgroup has 2N lanes) the subgroups' sums of a chunk's steps are staged in
+// workgroup memory and summed over the workgroup after the chunk, so each workgroup writes one
+// row of partials per step (8× fewer than one per subgroup at 128 channels × 2 lanes: a Mamba-130m
+// layer's partials go from 402 MB to 50 MB); else each subgroup writes its own. The host sums
+// the rows. A workgroup holds consecutive channels of one sequence,
 // which share B_t and C_t: the B and C rows of TILE steps (several chunks) are staged in
 // workgroup memory once.
 //
 // Template constants: WG (invocations per workgroup: channels × P), N (state size), P (lanes per
-// channel, a power of two dividing N), T (chunk length), TILE (a multiple of T), HAS_Z.
+// channel, a power of two dividing N), T (chunk length), TILE (a multiple of T), HAS_Z,
+// WG_REDUCE, SGS (subgroups per workgroup when reducing over it, else 1) and the length of `red`.
 
 const WG: u32 = {{ wg }}u;
 const N: u32 = {{ n }}u;
@@ -31,6 +36,8 @@ const NP: u32 = N / P;
 const T: u32 = {{ t }}u;
 const TILE: u32 = {{ tile }}u;
 const HAS_Z: bool = {{ has_z }};
+const WG_REDUCE: bool = {{ wg_reduce }};
+const SGS: u32 = {{ sgs }}u;
 const LOG2E: f32 = 1.4426950408889634;
 
 struct Params {
@@ -40,8 +47,8 @@ struct Params {
     n_chunks: u32,
     bc_stride: u32,   // row stride of `bc`
     c_offset: u32,    // column of C_t[0] in a `bc` row
-    n_groups: u32,    // channel groups per (sequence, step) in `dbc`
-    groups_per_wg: u32,
+    n_groups: u32,    // rows of partials per (sequence, step) in `dbc`
+    groups_per_wg: u32, // rows each workgroup writes (1 with WG_REDUCE)
 }
 
 @group(0) @binding(0) var<storage, read_write> u: array<f32>;      // (batch, len, d_inner)
@@ -57,6 +64,7 @@ struct Params {
 @group(0) @binding(10) var<uniform> p: Params;
 
 var<workgroup> bc_tile: array<f32, TILE * 2u * N>; // (TILE, 2N): B_t | C_t of the current tile
+var<workgroup> red: array<f32, {{ red_len }}u>; // (T, SGS, 2N) with WG_REDUCE, else (1): each subgroup's dB_t | dC_t of the chunk
 
 // the sum of `v` over the P lanes of one channel (adjacent lanes)
 fn channel_sum(v: f32) -> f32 {
@@ -215,7 +223,11 @@ fn main(
                         }
                         let c = sg_lane / P;  // 0 .. 2N/P: dB of state s0 + c, or dC of s0 + c − NP
                         let col = select(N + s0 + c - NP, s0 + c, c < NP);
-                        dbc[out_row + col] = parts[0];
+                        if (WG_REDUCE) {
+                            red[(r * SGS + lid.x / (2u * N)) * 2u * N + col] = parts[0];
+                        } else {
+                            dbc[out_row + col] = parts[0];
+                        }
                     } else {
                         for (var q = 0u; q < P; q++) {
                             for (var n = 0u; n < 2u * NP; n++) {
@@ -234,6 +246,18 @@ fn main(
                         dx[2u * plane + i] = dz;
                     }
                 }
+            }
+            if (WG_REDUCE) {
+                // the chunk's steps summed over the workgroup's subgroups, in a fixed order
+                workgroupBarrier();
+                for (var j = lid.x; j < steps * 2u * N; j += WG) {
+                    let r = j / (2u * N);
+                    let col = j % (2u * N);
+                    var total = 0.0;
+                    for (var g = 0u; g < SGS; g++) { total += red[(r * SGS + g) * 2u * N + col]; }
+                    dbc[((wid.x * p.batch + b) * p.len + t0 + r) * 2u * N + col] = total;
+                }
+                workgroupBarrier();
             }
         }
     }

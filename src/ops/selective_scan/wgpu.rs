@@ -257,6 +257,19 @@ fn backward_lanes(n: usize, channels_per_workgroup: u32, max_units_per_workgroup
     if n % 2 == 0 && 2 * channels_per_workgroup <= max_units_per_workgroup { 2 } else { 1 }
 }
 
+/// Subgroups per workgroup of the backward whose dB | dC partials are summed in workgroup
+/// memory, or 0 where they are written per subgroup: the reduction needs every subgroup to be
+/// exactly 2N lanes (the transpose-reduce leaves one column per lane) and room for a chunk's
+/// partials beside the B | C tile.
+/// `subgroup_sizes` is the device's (min, max).
+fn workgroup_reduction(n: u32, threads: u32, t: u32, tile: u32, subgroup_sizes: (u32, u32), max_shared_bytes: usize) -> u32 {
+    let lanes = 2 * n;
+    let one_size = subgroup_sizes.0 == subgroup_sizes.1 && subgroup_sizes.0 == lanes;
+    let sgs = threads / lanes.max(1);
+    let bytes = 4 * (tile * lanes + t * sgs * lanes) as usize;
+    if one_size && threads % lanes == 0 && sgs > 1 && bytes <= max_shared_bytes { sgs } else { 0 }
+}
+
 /// Steps of B and C the backward stages in workgroup memory at once: several chunks.
 fn backward_tile(t: usize) -> usize {
     t * (32 / t).max(1)
@@ -271,6 +284,9 @@ struct BackwardKernel {
     t: u32,
     tile: u32,
     has_z: bool,
+    /// subgroups per workgroup whose dB | dC sums are added in workgroup memory (every subgroup
+    /// has 2N lanes), or 0: each subgroup writes its own
+    reduce_subgroups: u32,
 }
 
 impl KernelSource for BackwardKernel {
@@ -282,9 +298,12 @@ impl KernelSource for BackwardKernel {
             .register("t", self.t.to_string())
             .register("tile", self.tile.to_string())
             .register("has_z", self.has_z.to_string())
+            .register("wg_reduce", (self.reduce_subgroups > 0).to_string())
+            .register("sgs", self.reduce_subgroups.max(1).to_string())
+            .register("red_len", (self.reduce_subgroups * self.t * 2 * self.n).max(1).to_string())
     }
     fn id(&self) -> KernelId {
-        kernel_id::<Self>().info((self.workgroup, self.n, self.lanes, self.t, self.tile, self.has_z))
+        kernel_id::<Self>().info((self.workgroup, self.n, self.lanes, self.t, self.tile, self.has_z, self.reduce_subgroups))
     }
     fn lang(&self) -> &'static str {
         "wgsl"
@@ -327,7 +346,16 @@ pub fn backward(x: ScanInputs, saved_states: Option<Tensor<4>>, dout: Tensor<3>,
     let lanes = backward_lanes(n, plan.workgroup, props.hardware.max_units_per_cube);
     let threads = plan.workgroup * lanes;
     let sg_min = props.hardware.plane_size_min.max(1).min(threads);
-    let groups_per_wg = threads / sg_min;
+    let tile = backward_tile(t) as u32;
+    let reduce_subgroups = workgroup_reduction(
+        n as u32,
+        threads,
+        t as u32,
+        tile,
+        (props.hardware.plane_size_min, props.hardware.plane_size_max),
+        props.hardware.max_shared_memory_size,
+    );
+    let groups_per_wg = if reduce_subgroups > 0 { 1 } else { threads / sg_min };
     let n_groups = (d_inner as u32).div_ceil(plan.workgroup) * groups_per_wg;
 
     // the kernel writes every element of dx and dchan (poisoned for tests, else left unset:
@@ -355,7 +383,7 @@ pub fn backward(x: ScanInputs, saved_states: Option<Tensor<4>>, dout: Tensor<3>,
     ];
     if batch * len * d_inner > 0 {
         let args = arguments(&[&u, &delta, &z, &bc, &chan, &states, &dout, &dx, &dbc, &dchan], &params);
-        let kernel = BackwardKernel { workgroup: threads, n: n as u32, lanes, t: t as u32, tile: backward_tile(t) as u32, has_z };
+        let kernel = BackwardKernel { workgroup: threads, n: n as u32, lanes, t: t as u32, tile, has_z, reduce_subgroups };
         let count = CubeCount::Static((d_inner as u32).div_ceil(plan.workgroup), batch as u32, 1);
         client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(threads))), count, args);
     }
@@ -395,5 +423,18 @@ mod tests {
         assert_eq!(ScanPlan::new(1, 7, 1536, 16, 64, 49152, None).workgroup, 64);
         assert_eq!(ScanPlan::new(1, 7, 1536, 16, 64, 1024, None).tile, 4);
         assert_eq!(ScanPlan::new(1, 7, 5, 4, 256, 16384, Some(3)), ScanPlan { workgroup: 8, tile: 32, chunk_len: 3, n_chunks: 3 });
+    }
+
+    #[test]
+    fn the_backward_sums_over_the_workgroup_only_where_subgroups_are_2n_lanes() {
+        // Mamba-130m on the H200: 128 channels × 2 lanes, subgroups of 32 = 2N, T 8, tile 32
+        assert_eq!(workgroup_reduction(16, 256, 8, 32, (32, 32), 49152), 8);
+        // lavapipe (8 lanes) at N 4
+        assert_eq!(workgroup_reduction(4, 128, 16, 32, (8, 8), 32768), 16);
+        // subgroups of another or a varying size, a single subgroup, too little workgroup memory
+        assert_eq!(workgroup_reduction(16, 256, 8, 32, (8, 8), 49152), 0);
+        assert_eq!(workgroup_reduction(16, 256, 8, 32, (32, 64), 49152), 0);
+        assert_eq!(workgroup_reduction(16, 32, 8, 32, (32, 32), 49152), 0);
+        assert_eq!(workgroup_reduction(16, 256, 8, 32, (32, 32), 8192), 0);
     }
 }
