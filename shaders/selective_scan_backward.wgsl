@@ -100,6 +100,12 @@ fn main(
     var da: array<f32, NP>;
     var hist: array<f32, T * NP>; // h_{t−1} of each step of the current chunk
     var dts: array<f32, T>;       // Δ_t of each step of the current chunk
+    // the chunk's inputs, read in the recompute (where no store comes between the loads, so
+    // they issue together; the walk's stores to dx could alias them)
+    var us: array<f32, T>;
+    var vs: array<f32, T>;        // delta_t + bias
+    var gos: array<f32, T>;       // dout_t
+    var zs: array<f32, T>;
     for (var n = 0u; n < NP; n++) {
         a[n] = chan[ec * N + s0 + n];
         ga[n] = 0.0;
@@ -140,9 +146,14 @@ fn main(
                 let i = (b * p.len + t0 + rc) * E + ec;
                 let v = delta[i] + bias;
                 let dt = select(0.0, select(log(1.0 + exp(v)), v, v > 20.0), valid);
+                let uu = u[i];
                 dts[r] = dt;
+                us[r] = uu;
+                vs[r] = v;
+                gos[r] = dout[i] * w;
+                if (HAS_Z) { zs[r] = z[i]; }
                 let dtl = dt * LOG2E;
-                let du = dt * u[i];
+                let du = dt * uu;
                 for (var n = 0u; n < NP; n++) {
                     hist[r * NP + n] = h[n];
                     h[n] = exp2(dtl * a[n]) * h[n] + du * bc_tile[(row0 + rc) * 2u * N + s0 + n];
@@ -156,18 +167,18 @@ fn main(
                 if (r < steps) {
                     let t = t0 + r;
                     let i = (b * p.len + t) * E + ec;
-                    let ut = u[i];
-                    let v = delta[i] + bias;
+                    let ut = us[r];
+                    let v = vs[r];
                     let dt = dts[r];
                     let dtl = dt * LOG2E;
                     let dtu = dt * ut;
                     let row = (row0 + r) * 2u * N + s0;
-                    let go = dout[i] * w;
+                    let go = gos[r];
                     var dy = go;
                     var zt = 0.0;
                     var sz = 0.0;
                     if (HAS_Z) {
-                        zt = z[i];
+                        zt = zs[r];
                         sz = 1.0 / (1.0 + exp(-zt));
                         dy = go * zt * sz;
                     }
