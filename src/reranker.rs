@@ -576,7 +576,7 @@ impl Reranker {
         self.check(seqs)?;
         let batch: Vec<&Encoded> = seqs.iter().collect();
         let w = match width {
-            None => self.batch_width(&batch, TRAIN_PAD_MULTIPLE),
+            None => self.training_width(seqs),
             Some(w) => {
                 if let Some(s) = batch.iter().find(|s| s.ids.len() > w) {
                     return Err(Error::Input(format!("a training sequence has {} tokens, more than the fixed batch width {w}", s.ids.len())));
@@ -591,6 +591,12 @@ impl Reranker {
             host.segments = Some(host_segments(ids)?);
         }
         Ok(host)
+    }
+
+    /// Tokens per row of the training batch of `seqs` ([`Self::training_batch`] without a fixed
+    /// width).
+    pub fn training_width(&self, seqs: &[Encoded]) -> usize {
+        self.batch_width(&seqs.iter().collect::<Vec<_>>(), TRAIN_PAD_MULTIPLE)
     }
 
     /// Width of the pooled hidden state the head reads (the dropout mask's second side).

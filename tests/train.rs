@@ -134,13 +134,16 @@ fn a_resumed_run_ends_with_the_same_weights_bit_for_bit() {
     let base = fixtures().join("tiny-hf");
 
     let mut whole = Trainer::new(&base, &tmp.path().join("a"), cpu(), "cpu", config.clone(), data.len(), false).unwrap();
-    let (mut la, mut steps) = (Vec::new(), Vec::new());
+    let (mut la, mut steps, mut tokens) = (Vec::new(), Vec::new(), Vec::new());
     whole.run(&data, None, &mut |l| {
         la.push(l.loss);
         steps.push(l.step);
+        tokens.push(l.tokens);
     })
     .unwrap();
     assert_eq!(steps, (1..=12).collect::<Vec<_>>(), "one log line per step, in order, however seldom the losses are read");
+    // 2 micro-batches of 8 sequences a step, each padded to a multiple of 8 tokens, at most 128
+    assert!(tokens.iter().all(|&t| t > 0 && t % 64 == 0 && t <= 16 * 128), "padded tokens per step: {tokens:?}");
 
     let out = tmp.path().join("b");
     let mut first = Trainer::new(&base, &out, cpu(), "cpu", config.clone(), data.len(), false).unwrap();

@@ -148,6 +148,8 @@ pub struct StepLog {
     /// Host seconds spent queueing this step's work (forward, backward, update) without
     /// waiting for the device: near the step's time, the host bounds the step.
     pub queue_s: f64,
+    /// Tokens of the step's batches as padded (sequences × padded width).
+    pub tokens: usize,
 }
 
 /// LCE loss of `scores` (groups × group_size, positive first): mean over groups of
@@ -625,11 +627,22 @@ impl Trainer {
         Ok(uploads)
     }
 
+    /// Tokens per row of every batch of a `--graph` run (one shape to replay).
+    fn graph_width(&self) -> usize {
+        self.config.max_length.next_multiple_of(crate::reranker::TRAIN_PAD_MULTIPLE)
+    }
+
+    /// Tokens of one step's batches as padded (what the device computes on).
+    fn padded_tokens(&self, batch: &[Vec<Encoded>]) -> usize {
+        let width = |seqs: &[Encoded]| if self.config.graph { self.graph_width() } else { self.ranker.training_width(seqs) };
+        batch.iter().map(|seqs| seqs.len() * width(seqs)).sum()
+    }
+
     /// A step of a `--graph` run: two eager steps (the first compiles and autotunes, the
     /// second is the warm-up whose memory the capture reuses), then the third captured and
     /// replayed, and every later one a replay with its inputs written in place.
     fn queue_graph_step(&mut self, batch: &[Vec<Encoded>], lr: ModuleLearningRate) -> Result<Vec<Tensor<1>>> {
-        let width = self.config.max_length.next_multiple_of(crate::reranker::TRAIN_PAD_MULTIPLE);
+        let width = self.graph_width();
         if let graph::GraphState::Captured(g) = &self.graph {
             for (i, (inputs, seqs)) in g.inputs.iter().zip(batch).enumerate() {
                 let host = self.ranker.training_batch(seqs, Some(width))?;
@@ -729,38 +742,52 @@ impl Trainer {
         };
         // a replay of a captured step rewrites the buffers of its losses: read each before the next
         let read_every = if self.config.graph { 1 } else { self.config.log_every };
-        // steps queued whose losses are not read yet: (step, losses, lr)
-        let mut unread: Vec<(usize, Vec<Tensor<1>>, f64, f64)> = Vec::new();
+        // steps queued whose losses are not read yet
+        struct Queued {
+            step: usize,
+            losses: Vec<Tensor<1>>,
+            lr: f64,
+            queue_s: f64,
+            tokens: usize,
+        }
+        let mut unread: Vec<Queued> = Vec::new();
         while let Some(batch) = next.take() {
             let step = self.step + 1;
             let last = step == self.total || stop_after == Some(step);
             // the next batch is tokenized on a worker while this step is queued and runs (an
             // error there is reported after this step is logged and checkpointed)
             let upcoming = if last { None } else { Some(Tokenizing::start(&text, self.groups_for_step(step, data, &mut cache), batch_groups, group_size)?) };
+            let tokens = self.padded_tokens(&batch);
             let queued = std::time::Instant::now();
             let (losses, lr) = self.queue_step(&batch)?;
             let queue_s = queued.elapsed().as_secs_f64();
             self.step = step;
-            unread.push((step, losses, lr, queue_s));
+            unread.push(Queued { step, losses, lr, queue_s, tokens });
             let save = step % self.config.save_every == 0 || last;
             if save || step % read_every == 0 {
                 // waits for the device; an error (a non-finite loss) comes before any checkpoint
                 // of the steps after it
-                let read: Vec<(usize, f64, f64, f64)> =
-                    unread.drain(..).map(|(s, losses, lr, q)| Ok((s, Self::read_loss(losses, s)?, lr, q))).collect::<Result<_>>()?;
+                let read: Vec<(Queued, f64)> = unread
+                    .drain(..)
+                    .map(|mut q| {
+                        let loss = Self::read_loss(std::mem::take(&mut q.losses), q.step)?;
+                        Ok((q, loss))
+                    })
+                    .collect::<Result<_>>()?;
                 // the rate as of this read (the steps before it were logged late)
                 let elapsed = start.elapsed().as_secs_f64();
                 let rate = (step - first) as f64 * seqs_per_step / elapsed.max(1e-9);
-                for (s, loss, lr, queue_s) in read {
+                for (q, loss) in read {
                     self.last_loss = Some(loss);
                     let log = StepLog {
-                        step: s,
-                        epoch: (s * groups_per_step(&self.config)) as f64 / data.len() as f64,
+                        step: q.step,
+                        epoch: (q.step * groups_per_step(&self.config)) as f64 / data.len() as f64,
                         loss,
-                        lr,
+                        lr: q.lr,
                         sequences_per_s: rate,
                         elapsed_s: elapsed,
-                        queue_s,
+                        queue_s: q.queue_s,
+                        tokens: q.tokens,
                     };
                     let line = serde_json::to_string(&log).map_err(|e| Error::Backend(e.to_string()))?;
                     writeln!(self.log, "{line}").map_err(|e| Error::io(&self.output.join("log.jsonl"), e))?;
