@@ -23,7 +23,7 @@ case "${1:-}" in
     if [ "${TRAIN:-1}" = 1 ]; then
       cargo build --release --locked --bin train --example probe_matmul --example probe_dispatch
       cp "$CARGO_TARGET_DIR/release/train" /tmp/rankmamba-bins/ && bins+=(train)
-      # PROBE=1: the matmul probe too (the carry has room for it only without CHECKS)
+      # PROBE=1: the matmul and launch-cost probes too (the carry has room for them only without CHECKS)
       if [ "${PROBE:-0}" = 1 ]; then
         cp "$CARGO_TARGET_DIR/release/examples/"{probe_matmul,probe_dispatch} /tmp/rankmamba-bins/ && bins+=(probe_matmul probe_dispatch)
       fi

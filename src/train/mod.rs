@@ -159,10 +159,6 @@ pub fn lce_loss(scores: Tensor<1>, groups: usize, group_size: usize) -> Tensor<1
     log_softmax(logits, 1).narrow(1, 0, 1).mean().neg()
 }
 
-/// The inverted-dropout mask (rows, width) before the head for micro-batch `micro` of step
-/// `step` (0 with probability `dropout`, else 1 / (1 − dropout)): drawn on the host from
-/// (seed, step, micro) alone, so a resumed run draws the same masks and a captured step's mask
-
 /// The tokenized sequences of one step's groups, one vector per micro-batch of `batch_groups`
 /// groups (replicas take consecutive runs of `grad_accum` micro-batches).
 fn encode_groups(text: &PairEncoding, groups: &[Group], batch_groups: usize, group_size: usize) -> Result<Vec<Vec<Encoded>>> {
@@ -202,6 +198,9 @@ impl Tokenizing {
     }
 }
 
+/// The inverted-dropout mask (rows, width) before the head for micro-batch `micro` of step
+/// `step` (0 with probability `dropout`, else 1 / (1 − dropout)): drawn on the host from
+/// (seed, step, micro) alone, so a resumed run draws the same masks and a captured step's mask
 /// is refreshed like any other input. `None` without dropout.
 pub fn head_mask(config: &TrainConfig, step: usize, micro: usize, rows: usize, width: usize) -> Option<TensorData> {
     use rand::{RngExt, SeedableRng};
