@@ -336,6 +336,11 @@ pub struct TrainArgs {
     /// the next steps are queued while it runs.
     #[arg(long, default_value_t = 10)]
     log_every: usize,
+    /// Skip the warm-up on wgpu: one forward and backward at --max-length before the first step,
+    /// its gradients dropped, so the GPU memory pool is sized for the widest batch up front
+    /// (without it, the first batch wider than all before it stalls for about a second).
+    #[arg(long)]
+    no_warm_up: bool,
     /// Continue from the newest checkpoint in --output (its settings win).
     #[arg(long)]
     resume: bool,
@@ -396,6 +401,7 @@ fn train(a: TrainArgs) -> Result<()> {
         precision: a.precision.clone(),
         graph: a.graph,
         log_every: a.log_every,
+        warm_up: !a.no_warm_up,
         ..TrainConfig::default()
     };
     // a resumed run keeps the settings it was started with

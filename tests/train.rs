@@ -393,6 +393,44 @@ fn a_captured_training_step_replays_as_the_eager_steps_run_on_wgpu() {
     assert!(lg.windows(2).any(|w| w[0] != w[1]));
 }
 
+/// The pool warm-up (a forward and backward at max_length before the first step, gradients
+/// dropped) leaves training as it was: the same losses and weights as a run without it.
+#[test]
+fn the_warm_up_before_the_first_step_changes_no_loss_or_weight_on_wgpu() {
+    let _turn = one_at_a_time();
+    let Ok(gpu) = DeviceChoice::Wgpu.device() else {
+        eprintln!("no wgpu adapter: skipped");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    // short documents: every batch is narrower than max_length, so the warm-up runs
+    let spec = write_groups(tmp.path(), 12, 4, 5);
+    let data = TrainData::load(&spec, 4).unwrap();
+    let config = TrainConfig { dropout: 0.1, lr: 1e-3, warmup_steps: 1, ..small_config(3) };
+    let run = |warm_up: bool, dir: &str| {
+        let mut t = Trainer::new(&fixtures().join("tiny-hf"), &tmp.path().join(dir), gpu.clone(), "wgpu", TrainConfig { warm_up, ..config.clone() }, data.len(), false).unwrap();
+        let mut logs = Vec::new();
+        t.run(&data, None, &mut |l| logs.push((l.loss, l.tokens))).unwrap();
+        (logs, tensors_of(&weights_safetensors(&t.ranker, false).unwrap()))
+    };
+    let (cold, wc) = run(false, "cold");
+    let (warm, ww) = run(true, "warm");
+    assert_eq!(cold.len(), 3);
+    assert!(cold.iter().all(|&(_, tokens)| tokens < 16 * 128), "a batch reached max_length: {cold:?}");
+    // (within rounding: burn's reductions on wgpu need not add in the same order every run)
+    for (s, (a, b)) in cold.iter().zip(&warm).enumerate() {
+        assert_eq!(a.1, b.1, "step {}: padded tokens", s + 1);
+        assert!((a.0 - b.0).abs() <= 1e-6 * a.0.abs().max(1.0), "step {}: loss {} without the warm-up, {} with it", s + 1, a.0, b.0);
+    }
+    // (the head bias has a zero gradient under LCE: AdamW scales its rounding noise to full
+    // steps, see the graph test)
+    for (name, a) in wc.iter().filter(|(n, _)| !n.ends_with("classifier.bias")) {
+        let scale = a.iter().fold(0f32, |m, x| m.max(x.abs())).max(1e-6);
+        let diff = a.iter().zip(&ww[name]).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+        assert!(diff <= 1e-5 * scale, "{name}: the warm-up changed the weights by {diff} (max |w| {scale})");
+    }
+}
+
 #[test]
 fn graph_mode_needs_wgpu() {
     let tmp = tempfile::tempdir().unwrap();

@@ -83,6 +83,17 @@ pub struct TrainConfig {
     /// the next steps while the device runs (the log lines of the steps in between come at once).
     #[serde(default = "ten")]
     pub log_every: usize,
+    /// Before the first step of a process on wgpu, run one forward and backward at the widest
+    /// width the run can see (`max_length`), its gradients dropped, so cubecl's memory pool sizes
+    /// its pages for the largest activations up front instead of stalling for about a second at
+    /// the first batch wider than all before it (BENCHMARKS.md §5). No weight, optimizer state or
+    /// random stream is touched.
+    #[serde(default = "yes")]
+    pub warm_up: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn ten() -> usize {
@@ -121,6 +132,7 @@ impl Default for TrainConfig {
             precision: f32_name(),
             graph: false,
             log_every: ten(),
+            warm_up: true,
         }
     }
 }
@@ -626,6 +638,25 @@ impl Trainer {
         Ok(uploads)
     }
 
+    /// The pool warm-up of [`TrainConfig::warm_up`]: the first micro-batch of `batch` padded to
+    /// the widest width, forward and backward, its gradients dropped. Only where it can matter:
+    /// wgpu, eager steps (a `--graph` run pads every batch to that width already), a first batch
+    /// narrower than that.
+    fn warm_up(&self, batch: &[Vec<Encoded>]) -> Result<()> {
+        let width = self.graph_width();
+        let Some(seqs) = batch.first() else { return Ok(()) };
+        if !self.config.warm_up || self.config.graph || !crate::ops::kernel::is_wgsl_device(self.ranker.device()) || self.ranker.training_width(seqs) >= width {
+            return Ok(());
+        }
+        let host = self.ranker.training_batch(seqs, Some(width))?;
+        // no dropout mask: the masks are drawn per step and micro-batch, and none is used here
+        let upload = self.ranker.upload(&host, None);
+        let scores = self.ranker.forward_tensors(&upload);
+        let loss = lce_loss(scores, seqs.len() / self.config.group_size, self.config.group_size);
+        drop(self.ranker.gradients(loss.backward()));
+        Ok(())
+    }
+
     /// Tokens per row of every batch of a `--graph` run (one shape to replay).
     fn graph_width(&self) -> usize {
         self.config.max_length.next_multiple_of(crate::reranker::TRAIN_PAD_MULTIPLE)
@@ -750,6 +781,9 @@ impl Trainer {
             tokens: usize,
         }
         let mut unread: Vec<Queued> = Vec::new();
+        if let Some(batch) = &next {
+            self.warm_up(batch)?;
+        }
         while let Some(batch) = next.take() {
             let step = self.step + 1;
             let last = step == self.total || stop_after == Some(step);
