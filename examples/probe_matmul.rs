@@ -6,10 +6,14 @@
 //! With `--shapes`, instead: every candidate shape of the tensor-core kernel (`CoopShape`) on the
 //! products of a Mamba-130m 64 × 512 training step, each checked against burn's f32 matmul.
 //!
-//!     cargo run --release --example probe_matmul -- [--iters 10] [--shapes]
+//! With `--peak`: the tensor-core kernel's inner loop alone (`ops::matmul::coop_peak`: no storage
+//! loads, no barriers), with the tiles loaded from workgroup memory every step or once, for
+//! several subgroup tilings: the ceiling the matmul is measured against.
+//!
+//!     cargo run --release --example probe_matmul -- [--iters 10] [--shapes | --peak]
 
 use burn::tensor::{DType, Distribution, Tensor};
-use rankmamba::ops::matmul::{coop_matmul_available, matmul_coop_split, matmul_coop_with, CoopShape};
+use rankmamba::ops::matmul::{coop_matmul_available, coop_peak, matmul_coop_split, matmul_coop_with, CoopShape};
 use std::time::Instant;
 
 fn main() {
@@ -32,6 +36,10 @@ fn main() {
         ts.sort_by(f64::total_cmp);
         ts[ts.len() / 2]
     };
+    if args.iter().any(|a| a == "--peak") {
+        peak(&device, &time);
+        return;
+    }
     if args.iter().any(|a| a == "--shapes") {
         shapes(&device, &time);
         return;
@@ -131,5 +139,31 @@ fn shapes(device: &burn::tensor::Device, time: &dyn Fn(&dyn Fn() -> Tensor<2>) -
         }
         let t = time(&|| matmul_coop_with(a.clone(), b.clone(), CoopShape::DEFAULT).expect("checked above"));
         println!("{name} split K as chosen: {:.3} ms, {:.1} TFLOP/s", t * 1e3, 2.0 * (m * k * n) as f64 / t / 1e12);
+    }
+}
+
+/// The multiply-add rate of the kernel's inner loop alone, per subgroup tiling (`coop_peak`).
+fn peak(device: &burn::tensor::Device, time: &dyn Fn(&dyn Fn() -> Tensor<2>) -> f64) {
+    if !coop_matmul_available(device) {
+        println!("WGSL cooperative-matrix matmul: not available on this adapter");
+        return;
+    }
+    let tilings = [(4, 2, 2, 4), (4, 2, 1, 1), (4, 2, 2, 2), (4, 2, 4, 4), (2, 2, 4, 4), (4, 4, 2, 2), (8, 2, 1, 2), (2, 1, 2, 4)];
+    for (wm, wn, tm, tn) in tilings {
+        let shape = CoopShape { wm, wn, tm, tn, bk: 64, stages: 1, ahead: 1 };
+        for loads in [false, true] {
+            // enough workgroups for many waves over any GPU, 64 rounds of four steps each
+            let (workgroups, reps) = (4096, 64);
+            let flops = match coop_peak(device, shape, workgroups, reps, loads) {
+                Ok((_, f)) => f,
+                Err(err) => {
+                    println!("peak {wm}x{wn} subgroups of {tm}x{tn} tiles: {err}");
+                    break;
+                }
+            };
+            let t = time(&|| coop_peak(device, shape, workgroups, reps, loads).expect("checked above").0);
+            let how = if loads { "tiles loaded from workgroup memory every step" } else { "multiply-adds alone" };
+            println!("peak {wm}x{wn} subgroups of {tm}x{tn} tiles, {how}: {:.3} ms, {:.1} TFLOP/s", t * 1e3, flops / t / 1e12);
+        }
     }
 }

@@ -7,8 +7,9 @@
 #   # device tool: run(command="bash scripts/bench-train-gpu.sh run", carry=[".device", ".gl"])
 #   CHECKS="selective_scan matmul_coop" bash scripts/bench-train-gpu.sh prepare   # + those kernel
 #   # tests, run on the GPU before the timings (TRAINING_SHAPES=1: at training shapes; TRAIN=0:
-#   # the tests alone). PROBE=1: the matmul and launch-cost probes too (run with MATMUL=0: the
-#   # launch-cost probe alone; SHAPES=1: the tensor-core kernel's
+#   # the tests alone; CHECK_SHAPES: the tests again with the tensor-core kernel in those shapes).
+#   # PROBE=1: the matmul probe too, DISPATCH=1: the launch-cost probe (run with MATMUL=0: the
+#   # launch-cost probe alone; PEAK=1: the tensor-core kernel's inner loop alone; SHAPES=1: the tensor-core kernel's
 #   # shapes, the fastest usable in RUNS as RANKMAMBA_COOP_SHAPE=BEST). `train` and the tests go into one archive with a large xz dictionary
 #   # (they share most of their code): two tests fit the 64 MiB carry beside `train`.
 set -euo pipefail
@@ -23,9 +24,13 @@ case "${1:-}" in
     if [ "${TRAIN:-1}" = 1 ]; then
       cargo build --release --locked --bin train --example probe_matmul --example probe_dispatch
       cp "$CARGO_TARGET_DIR/release/train" /tmp/rankmamba-bins/ && bins+=(train)
-      # PROBE=1: the matmul and launch-cost probes too (the carry has room for them only without CHECKS)
+      # PROBE=1: the matmul probe too, DISPATCH=1 the launch-cost probe (the carry has room for
+      # both only without CHECKS, for the matmul probe beside one test)
       if [ "${PROBE:-0}" = 1 ]; then
-        cp "$CARGO_TARGET_DIR/release/examples/"{probe_matmul,probe_dispatch} /tmp/rankmamba-bins/ && bins+=(probe_matmul probe_dispatch)
+        cp "$CARGO_TARGET_DIR/release/examples/probe_matmul" /tmp/rankmamba-bins/ && bins+=(probe_matmul)
+      fi
+      if [ "${DISPATCH:-0}" = 1 ]; then
+        cp "$CARGO_TARGET_DIR/release/examples/probe_dispatch" /tmp/rankmamba-bins/ && bins+=(probe_dispatch)
       fi
     fi
     for t in ${CHECKS:-}; do
@@ -52,10 +57,16 @@ case "${1:-}" in
     steps=${STEPS:-10}
     mkdir -p "$out" /tmp/m
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/gpu.txt"
-    # the kernel tests first (CHECKS= of prepare), at training shapes with TRAINING_SHAPES=1
+    # the kernel tests first (CHECKS= of prepare), at training shapes with TRAINING_SHAPES=1;
+    # CHECK_SHAPES="WMxWNxTMxTNxBKxSTAGESxAHEAD ...": again with the tensor-core kernel in each
     for t in /tmp/bin/test_*; do
       [ -x "$t" ] || continue
-      RANKMAMBA_TRAINING_SHAPES=${TRAINING_SHAPES:-0} RANKMAMBA_FIXTURES="$PWD/tests/fixtures" "$t" --test-threads 1 2>&1 | grep -v '^$' | tee "$out/$(basename "$t").txt" || true
+      for shape in default ${CHECK_SHAPES:-}; do
+        [ "$shape" = default ] && unset RANKMAMBA_COOP_SHAPE || export RANKMAMBA_COOP_SHAPE=$shape
+        echo "== $(basename "$t") with the tensor-core shape $shape" | tee -a "$out/$(basename "$t").txt"
+        RANKMAMBA_TRAINING_SHAPES=${TRAINING_SHAPES:-0} RANKMAMBA_FIXTURES="$PWD/tests/fixtures" "$t" --test-threads 1 2>&1 | grep -v '^$' | tee -a "$out/$(basename "$t").txt" || true
+      done
+      unset RANKMAMBA_COOP_SHAPE
     done
     # what the matmuls can reach: burn's WGSL matmul and the adapter's cooperative-matrix offer,
     # beside torch's matmul (fp32, tf32, bf16) at the same shapes
@@ -82,6 +93,10 @@ for (name, m, k, n) in (("in_proj / FFN of a 64 x 512 step: 32768x768 @ 768x3072
         print(f"torch matmul {name} {label}: {t * 1e3:.3f} ms, {2 * m * k * n / t / 1e12:.1f} TFLOP/s")
 PY
     fi
+    # PEAK=1: the tensor-core kernel's inner loop alone (its ceiling on this adapter)
+    if [ -x /tmp/bin/probe_matmul ] && [ "${PEAK:-0}" = 1 ]; then
+      /tmp/bin/probe_matmul --iters 10 --peak 2>&1 | tee "$out/probe_peak.txt" || true
+    fi
     # SHAPES=1: the tensor-core kernel's candidate shapes on a training step's products; the
     # fastest over the step's four products (BEST in a run's VAR=VALUE field below)
     best=
@@ -91,9 +106,9 @@ PY
 import re, sys, collections
 total = collections.Counter(); seen = collections.Counter()
 for line in open(sys.argv[1]):
-    m = re.match(r"(.*?) CoopShape \{ wm: (\d+), wn: (\d+), tm: (\d+), tn: (\d+), bk: (\d+), stages: (\d+) \}: ([\d.]+) ms", line)
+    m = re.match(r"(.*?) CoopShape \{ wm: (\d+), wn: (\d+), tm: (\d+), tn: (\d+), bk: (\d+), stages: (\d+), ahead: (\d+) \}: ([\d.]+) ms", line)
     if m and not m.group(1).startswith("square"):
-        key = "x".join(m.group(i) for i in range(2, 8)); total[key] += float(m.group(8)); seen[key] += 1
+        key = "x".join(m.group(i) for i in range(2, 9)); total[key] += float(m.group(9)); seen[key] += 1
 full = [k for k in total if seen[k] == max(seen.values())]
 print(min(full, key=total.get) if full else "")
 PY
@@ -144,6 +159,8 @@ PY
       tag="$model-$prec${variant:+-$variant}${vars:+-${vars//[=,]/-}}"
       export RANKMAMBA_REFERENCE_OPS=$([ "${variant%+prof}" = ref ] && echo 1 || echo 0)
       graph=$([ "${variant%+prof}" = graph ] && echo --graph || true)
+      # NO_WARM_UP=1 among a run's variables: `train --no-warm-up`
+      nowarm=$([[ ",$vars," == *",NO_WARM_UP=1,"* ]] && echo --no-warm-up || true)
       # variant prof (or ref+prof), or PROFILE=1 for every run
       prof=$([ "${PROFILE:-0}" = 1 ] || [ "${variant%prof}" != "$variant" ] && echo 1 || echo 0)
       unset CUBECL_DEBUG_OPTION CUBECL_DEBUG_LOG
@@ -154,7 +171,7 @@ PY
       # not diverge (it did in f16 at full lr); the time of a step does not depend on the lr
       peak timeout 240 env ${vars//,/ } /tmp/bin/train --model "/tmp/m/$model" --output "/tmp/run-$tag" --device wgpu --precision "$prec" \
         --groups /tmp/data/groups.tsv --queries /tmp/data/queries.tsv --collection /tmp/data/collection.tsv \
-        --max-steps 10000 --save-every 1000000 --log-every "$log_every" --stop-after "$steps" $graph 2>&1 | tail -3 | tee "$out/train-$tag.txt" || true
+        --max-steps 10000 --save-every 1000000 --log-every "$log_every" --stop-after "$steps" $graph $nowarm 2>&1 | tail -3 | tee "$out/train-$tag.txt" || true
       cp "/tmp/run-$tag/log.jsonl" "$out/log-$tag.jsonl" 2>/dev/null || true
       # the device tool brings back few files: summaries of steps 2 and 3, and the log compressed
       if [ "$prof" = 1 ] && [ -f "$out/profile-$tag.log" ]; then

@@ -73,7 +73,7 @@ fn fits_coop(x: &Tensor<2>, w: &Tensor<2>) -> bool {
 /// the forward and both backward products fit it.
 fn fits(m: usize, n: usize, k: usize) -> bool {
     let shape = coop_shape();
-    [m, n, k].iter().all(|s| s % shape.block_m() == 0 && s % shape.block_n() == 0 && s % shape.bk == 0)
+    [m, n, k].iter().all(|s| s % shape.block_m() == 0 && s % shape.block_n() == 0 && s % shape.step_k() == 0)
 }
 
 /// How much larger (in multiply-adds) the zero-padded product on the tensor cores may be than
@@ -85,7 +85,7 @@ const MAX_PADDING: usize = 3;
 /// [`MAX_PADDING`]× the product.
 fn coop_dims(m: usize, n: usize, k: usize) -> Option<(usize, usize, usize)> {
     let shape = coop_shape();
-    let (mp, np, kp) = (m.next_multiple_of(shape.block_m()), n.next_multiple_of(shape.block_n()), k.next_multiple_of(shape.bk));
+    let (mp, np, kp) = (m.next_multiple_of(shape.block_m()), n.next_multiple_of(shape.block_n()), k.next_multiple_of(shape.step_k()));
     (m * n * k > 0 && mp * np * kp <= MAX_PADDING * m * n * k).then_some((mp, np, kp))
 }
 

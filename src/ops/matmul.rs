@@ -16,7 +16,8 @@ const MATMUL_COOP_WGSL: &str = include_str!("../../shaders/matmul_coop.wgsl");
 /// A shape of the tensor-core kernel: a workgroup of `wm` × `wn` subgroups, each owning `tm` × `tn`
 /// accumulator tiles of 16 × 16, over K slices of `bk` staged in workgroup memory; `stages` 1
 /// (the next slices wait in registers, two barriers per slice) or 2 (double-buffered workgroup
-/// memory, one barrier). `examples/probe_matmul.rs --shapes` times the candidates on an adapter.
+/// memory, one barrier); `ahead` 2: the two next slices wait, in two register sets.
+/// `examples/probe_matmul.rs --shapes` times the candidates on an adapter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CoopShape {
     pub wm: usize,
@@ -25,26 +26,48 @@ pub struct CoopShape {
     pub tn: usize,
     pub bk: usize,
     pub stages: usize,
+    /// K slices waiting in registers: 1, or 2 (two register sets, `stages` 1 only)
+    pub ahead: usize,
 }
 
 impl CoopShape {
     /// The shape `matmul_coop` runs (BENCHMARKS.md §5: the fastest at a training step's products
     /// on the H200).
-    pub const DEFAULT: CoopShape = CoopShape { wm: 4, wn: 2, tm: 2, tn: 4, bk: 64, stages: 1 };
+    pub const DEFAULT: CoopShape = CoopShape { wm: 4, wn: 2, tm: 2, tn: 4, bk: 64, stages: 1, ahead: 1 };
 
     /// Shapes worth timing: the workgroup's subgroup grid, each subgroup's tiles, the K slice and
     /// the buffering (those over an adapter's limits are skipped by [`CoopShape::fits`]).
-    pub const CANDIDATES: [CoopShape; 9] = [
+    pub const CANDIDATES: [CoopShape; 21] = [
         CoopShape::DEFAULT,
-        CoopShape { wm: 2, wn: 2, tm: 4, tn: 4, bk: 64, stages: 1 },
-        CoopShape { wm: 2, wn: 2, tm: 4, tn: 4, bk: 32, stages: 1 },
-        CoopShape { wm: 2, wn: 2, tm: 4, tn: 4, bk: 16, stages: 1 },
-        CoopShape { wm: 2, wn: 2, tm: 4, tn: 4, bk: 32, stages: 2 },
-        CoopShape { wm: 2, wn: 4, tm: 4, tn: 2, bk: 32, stages: 1 },
-        CoopShape { wm: 4, wn: 2, tm: 2, tn: 4, bk: 32, stages: 1 },
-        CoopShape { wm: 4, wn: 4, tm: 2, tn: 2, bk: 64, stages: 1 },
-        CoopShape { wm: 4, wn: 4, tm: 2, tn: 2, bk: 32, stages: 1 },
+        CoopShape { wm: 2, wn: 2, tm: 4, tn: 4, bk: 64, stages: 1, ahead: 1 },
+        CoopShape { wm: 2, wn: 2, tm: 4, tn: 4, bk: 32, stages: 1, ahead: 1 },
+        CoopShape { wm: 2, wn: 2, tm: 4, tn: 4, bk: 16, stages: 1, ahead: 1 },
+        CoopShape { wm: 2, wn: 2, tm: 4, tn: 4, bk: 32, stages: 2, ahead: 1 },
+        CoopShape { wm: 2, wn: 4, tm: 4, tn: 2, bk: 32, stages: 1, ahead: 1 },
+        CoopShape { wm: 4, wn: 2, tm: 2, tn: 4, bk: 32, stages: 1, ahead: 1 },
+        CoopShape { wm: 4, wn: 4, tm: 2, tn: 2, bk: 64, stages: 1, ahead: 1 },
+        CoopShape { wm: 4, wn: 4, tm: 2, tn: 2, bk: 32, stages: 1, ahead: 1 },
+        // eight subgroups of other tile counts: fewer accumulators, or larger blocks
+        CoopShape { wm: 4, wn: 2, tm: 2, tn: 2, bk: 64, stages: 1, ahead: 1 },
+        CoopShape { wm: 4, wn: 2, tm: 4, tn: 2, bk: 64, stages: 1, ahead: 1 },
+        CoopShape { wm: 2, wn: 4, tm: 2, tn: 4, bk: 64, stages: 1, ahead: 1 },
+        CoopShape { wm: 4, wn: 2, tm: 4, tn: 4, bk: 32, stages: 1, ahead: 1 },
+        CoopShape { wm: 2, wn: 4, tm: 4, tn: 4, bk: 32, stages: 1, ahead: 1 },
+        // two slices ahead in registers
+        CoopShape { wm: 4, wn: 2, tm: 2, tn: 4, bk: 64, stages: 1, ahead: 2 },
+        CoopShape { wm: 4, wn: 2, tm: 2, tn: 4, bk: 32, stages: 1, ahead: 2 },
+        CoopShape { wm: 4, wn: 4, tm: 2, tn: 2, bk: 64, stages: 1, ahead: 2 },
+        CoopShape { wm: 4, wn: 4, tm: 2, tn: 2, bk: 32, stages: 1, ahead: 2 },
+        CoopShape { wm: 4, wn: 2, tm: 4, tn: 2, bk: 32, stages: 1, ahead: 2 },
+        CoopShape { wm: 2, wn: 2, tm: 4, tn: 4, bk: 32, stages: 1, ahead: 2 },
+        CoopShape { wm: 4, wn: 2, tm: 4, tn: 4, bk: 32, stages: 1, ahead: 2 },
     ];
+
+    /// The K range one turn of the kernel's loop takes (`ahead` slices): a split's K range
+    /// and, without edge checks, K itself are multiples of it.
+    pub fn step_k(&self) -> usize {
+        self.bk * self.ahead
+    }
 
     /// Rows and columns of C one workgroup computes.
     pub fn block_m(&self) -> usize {
@@ -83,6 +106,9 @@ impl CoopShape {
         let per = |vec4s: usize| vec4s % wg == 0;
         if ![1, 2].contains(&self.stages) || self.bk % 16 != 0 || self.bk == 0 || self.tm * self.tn == 0 {
             return Err(format!("{self:?}: stages 1 or 2, bk a multiple of 16, at least one tile"));
+        }
+        if ![1, 2].contains(&self.ahead) || self.ahead == 2 && self.stages != 1 {
+            return Err(format!("{self:?}: ahead 1, or 2 with stages 1"));
         }
         if !per(self.block_m() * self.bk / 4) || !per(self.bk * self.block_n() / 4) {
             return Err(format!("{self:?}: the slices do not split evenly over {wg} invocations"));
@@ -125,12 +151,13 @@ impl CoopShape {
 
 impl std::str::FromStr for CoopShape {
     type Err = String;
-    /// `WMxWNxTMxTNxBKxSTAGES`, e.g. `4x2x2x4x64x1` (the default).
+    /// `WMxWNxTMxTNxBKxSTAGES[xAHEAD]`, e.g. `4x2x2x4x64x1` (the default; AHEAD 1 unless given).
     fn from_str(s: &str) -> std::result::Result<Self, String> {
         let v: Vec<usize> = s.split('x').map(|p| p.trim().parse::<usize>()).collect::<std::result::Result<_, _>>().map_err(|e| format!("{s:?}: {e}"))?;
         match v[..] {
-            [wm, wn, tm, tn, bk, stages] => Ok(CoopShape { wm, wn, tm, tn, bk, stages }),
-            _ => Err(format!("{s:?}: expected WMxWNxTMxTNxBKxSTAGES, e.g. 4x2x2x4x64x1")),
+            [wm, wn, tm, tn, bk, stages] => Ok(CoopShape { wm, wn, tm, tn, bk, stages, ahead: 1 }),
+            [wm, wn, tm, tn, bk, stages, ahead] => Ok(CoopShape { wm, wn, tm, tn, bk, stages, ahead }),
+            _ => Err(format!("{s:?}: expected WMxWNxTMxTNxBKxSTAGES[xAHEAD], e.g. 4x2x2x4x64x1")),
         }
     }
 }
@@ -180,6 +207,7 @@ impl KernelSource for CoopKernel {
             .register("tn", s.tn.to_string())
             .register("bk", s.bk.to_string())
             .register("stages", s.stages.to_string())
+            .register("ahead", s.ahead.to_string())
             .register("trans_a", self.trans_a.to_string())
             .register("trans_b", self.trans_b.to_string())
             .register("sa", sa.to_string())
@@ -196,7 +224,7 @@ impl KernelSource for CoopKernel {
     }
     fn id(&self) -> KernelId {
         let s = self.shape;
-        kernel_id::<Self>().info((self.subgroup, (s.wm, s.wn, s.tm, s.tn, s.bk, s.stages), self.trans_a, self.trans_b, self.edges))
+        kernel_id::<Self>().info((self.subgroup, (s.wm, s.wn, s.tm, s.tn, s.bk, s.stages, s.ahead), self.trans_a, self.trans_b, self.edges))
     }
     fn lang(&self) -> &'static str {
         "wgsl"
@@ -252,7 +280,7 @@ pub fn matmul_coop_split(a: Tensor<2>, b: Tensor<2>, shape: CoopShape, splits: O
     shape
         .fits(sg as usize, props.hardware.max_shared_memory_size, props.hardware.max_units_per_cube as usize)
         .map_err(|e| Error::Backend(format!("matmul_coop: {e}")))?;
-    let (block_m, block_n, step_k) = (shape.block_m(), shape.block_n(), shape.bk);
+    let (block_m, block_n, step_k) = (shape.block_m(), shape.block_n(), shape.step_k());
     // f16 operands (a cast keeps a transposed view's layout, so it is still read in place)
     let input = |t: Tensor<2>| operand(raw(if t.dtype() == DType::F16 { t } else { t.cast(DType::F16) }));
     let ((a, trans_a), (b, trans_b)) = (input(a), input(b));
@@ -274,6 +302,69 @@ pub fn matmul_coop_split(a: Tensor<2>, b: Tensor<2>, shape: CoopShape, splits: O
     Ok(if (m_pad, n_pad) == (m, n) { c } else { c.slice([0..m, 0..n]) })
 }
 
+const MATMUL_COOP_PEAK_WGSL: &str = include_str!("../../shaders/matmul_coop_peak.wgsl");
+
+#[derive(Debug)]
+struct PeakKernel {
+    subgroup: u32,
+    shape: CoopShape,
+    /// tiles loaded from workgroup memory at every step (else once, before the loop)
+    loads: bool,
+}
+
+impl KernelSource for PeakKernel {
+    fn source(&self) -> SourceTemplate {
+        let s = self.shape;
+        let [decl, tiles, mma, store] = s.code(false, false);
+        SourceTemplate::new(MATMUL_COOP_PEAK_WGSL)
+            .register("sg", self.subgroup.to_string())
+            .register("wm", s.wm.to_string())
+            .register("wn", s.wn.to_string())
+            .register("tm", s.tm.to_string())
+            .register("tn", s.tn.to_string())
+            .register("loads", self.loads.to_string())
+            .register("decl", decl)
+            .register("tiles", tiles)
+            .register("mma", mma)
+            .register("store", store)
+    }
+    fn id(&self) -> KernelId {
+        let s = self.shape;
+        kernel_id::<Self>().info((self.subgroup, (s.wm, s.wn, s.tm, s.tn), self.loads))
+    }
+    fn lang(&self) -> &'static str {
+        "wgsl"
+    }
+}
+
+/// The multiply-add rate the tensor kernel's inner loop can reach on this adapter, without its
+/// storage loads and barriers (`shaders/matmul_coop_peak.wgsl`): `workgroups` workgroups of
+/// `shape`'s subgroups, each running `reps` × 4 rounds of its tm × tn multiply-adds, with the
+/// tiles loaded from workgroup memory every round (`loads`) or once. Returns the accumulators
+/// (wait for them to time the launch) and the launch's floating-point operations.
+pub fn coop_peak(device: &Device, shape: CoopShape, workgroups: usize, reps: usize, loads: bool) -> Result<(Tensor<2>, f64)> {
+    if !coop_matmul_available(device) {
+        return Err(Error::Backend("this adapter has no cooperative matrices with f16 (wgpu EXPERIMENTAL_COOPERATIVE_MATRIX)".into()));
+    }
+    let client = client_of(device);
+    let props = client.properties();
+    let sg = props.hardware.plane_size_max.max(1);
+    let shape = CoopShape { bk: 64, stages: 1, ..shape };
+    shape
+        .fits(sg as usize, props.hardware.max_shared_memory_size, props.hardware.max_units_per_cube as usize)
+        .map_err(|e| Error::Backend(format!("coop_peak: {e}")))?;
+    let (bm, bn) = (shape.block_m(), shape.block_n());
+    let slice = |r: usize, c: usize| raw(Tensor::<2>::random([r, c], burn::tensor::Distribution::Uniform(-1.0, 1.0), device).cast(DType::F16));
+    let (a, b) = (slice(bm, 64), slice(64, bn));
+    let out = empty_f32(&a, &[workgroups * bm, bn]);
+    let args = arguments(&[&a, &b, &out], &[reps as u32]);
+    let kernel = PeakKernel { subgroup: sg, shape, loads };
+    let invocations = (shape.wm * shape.wn) as u32 * sg;
+    client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(invocations))), CubeCount::Static(workgroups as u32, 1, 1), args);
+    let flops = (workgroups * shape.wm * shape.wn * shape.tm * shape.tn * reps * 4) as f64 * 2.0 * 16f64.powi(3);
+    Ok((plain::<2>(out), flops))
+}
+
 /// A 2-D operand as the kernel reads it: row-major as it is, a transposed view of a row-major
 /// tensor (`dy.transpose()`, `w.transpose()`) as its storage with `true`, anything else copied
 /// row-major.
@@ -290,6 +381,7 @@ mod tests {
     #[test]
     fn shapes_parse_from_the_knob_format() {
         assert_eq!("4x2x2x4x64x1".parse::<CoopShape>().unwrap(), CoopShape::DEFAULT);
+        assert_eq!("4x2x2x4x32x1x2".parse::<CoopShape>().unwrap(), CoopShape { bk: 32, ahead: 2, ..CoopShape::DEFAULT });
         assert!("2x2x4x4x64".parse::<CoopShape>().unwrap_err().contains("WMxWNxTMxTNxBKxSTAGES"));
         assert!("2x2x4x4xfourx1".parse::<CoopShape>().is_err());
     }
@@ -315,16 +407,25 @@ mod tests {
                 let wgsl = kernel.source().complete();
                 let what = format!("{shape:?} trans_a {trans_a} trans_b {trans_b} edges {edges}");
                 let module = naga::front::wgsl::parse_str(&wgsl).unwrap_or_else(|e| panic!("{what}: {}", e.emit_to_string(&wgsl)));
-                let info = Validator::new(ValidationFlags::all(), caps).validate(&module).unwrap_or_else(|e| panic!("{what}: {e:?}"));
+                let info = Validator::new(ValidationFlags::all(), caps).validate(&module).unwrap_or_else(|e| panic!("{what}: {}", e.emit_to_string(&wgsl)));
                 let options = naga::back::spv::Options { lang_version: (1, 3), ..Default::default() };
                 naga::back::spv::write_vec(&module, &info, &options, None).unwrap_or_else(|e| panic!("{what}: {e}"));
             }
         }
         assert!(runnable >= 6, "only {runnable} candidate shapes fit the H200's limits");
+        // the ceiling probe, with the matmul's accumulator code
+        for loads in [false, true] {
+            let kernel = super::PeakKernel { subgroup: 32, shape: CoopShape::DEFAULT, loads };
+            let wgsl = kernel.source().complete();
+            let module = naga::front::wgsl::parse_str(&wgsl).unwrap_or_else(|e| panic!("peak probe: {}", e.emit_to_string(&wgsl)));
+            let info = Validator::new(ValidationFlags::all(), caps).validate(&module).unwrap_or_else(|e| panic!("peak probe: {e:?}"));
+            naga::back::spv::write_vec(&module, &info, &naga::back::spv::Options { lang_version: (1, 3), ..Default::default() }, None).unwrap();
+        }
         // a shape whose slices do not divide over its invocations is refused, not launched
-        let odd = CoopShape { wm: 4, wn: 4, tm: 1, tn: 1, bk: 16, stages: 1 };
+        let odd = CoopShape { wm: 4, wn: 4, tm: 1, tn: 1, bk: 16, stages: 1, ahead: 1 };
         assert!(odd.fits(32, 48 << 10, 1024).unwrap_err().contains("do not split evenly"));
         assert!(CoopShape { bk: 64, stages: 2, ..CoopShape::DEFAULT }.fits(32, 48 << 10, 1024).unwrap_err().contains("workgroup memory"));
+        assert!(CoopShape { bk: 32, stages: 2, ahead: 2, ..CoopShape::DEFAULT }.fits(32, 48 << 10, 1024).unwrap_err().contains("ahead"));
     }
 
     #[test]
