@@ -150,7 +150,7 @@ fn peak(device: &burn::tensor::Device, time: &dyn Fn(&dyn Fn() -> Tensor<2>) -> 
     }
     let tilings = [(4, 2, 2, 4), (4, 2, 1, 1), (4, 2, 2, 2), (4, 2, 4, 4), (2, 2, 4, 4), (4, 4, 2, 2), (8, 2, 1, 2), (2, 1, 2, 4)];
     for (wm, wn, tm, tn) in tilings {
-        let shape = CoopShape { wm, wn, tm, tn, bk: 64, stages: 1, ahead: 1 };
+        let shape = CoopShape { wm, wn, tm, tn, bk: 64, stages: 1 };
         for loads in [false, true] {
             // enough workgroups for many waves over any GPU, 64 rounds of four steps each
             let (workgroups, reps) = (4096, 64);

@@ -58,7 +58,7 @@ case "${1:-}" in
     mkdir -p "$out" /tmp/m
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/gpu.txt"
     # the kernel tests first (CHECKS= of prepare), at training shapes with TRAINING_SHAPES=1;
-    # CHECK_SHAPES="WMxWNxTMxTNxBKxSTAGESxAHEAD ...": again with the tensor-core kernel in each
+    # CHECK_SHAPES="WMxWNxTMxTNxBKxSTAGES ...": again with the tensor-core kernel in each
     for t in /tmp/bin/test_*; do
       [ -x "$t" ] || continue
       for shape in default ${CHECK_SHAPES:-}; do
@@ -106,9 +106,9 @@ PY
 import re, sys, collections
 total = collections.Counter(); seen = collections.Counter()
 for line in open(sys.argv[1]):
-    m = re.match(r"(.*?) CoopShape \{ wm: (\d+), wn: (\d+), tm: (\d+), tn: (\d+), bk: (\d+), stages: (\d+), ahead: (\d+) \}: ([\d.]+) ms", line)
+    m = re.match(r"(.*?) CoopShape \{ wm: (\d+), wn: (\d+), tm: (\d+), tn: (\d+), bk: (\d+), stages: (\d+) \}: ([\d.]+) ms", line)
     if m and not m.group(1).startswith("square"):
-        key = "x".join(m.group(i) for i in range(2, 9)); total[key] += float(m.group(9)); seen[key] += 1
+        key = "x".join(m.group(i) for i in range(2, 8)); total[key] += float(m.group(8)); seen[key] += 1
 full = [k for k in total if seen[k] == max(seen.values())]
 print(min(full, key=total.get) if full else "")
 PY

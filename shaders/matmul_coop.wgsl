@@ -6,13 +6,11 @@
 // B slices to workgroup memory as vec4<f16> (rows padded against bank conflicts), then every
 // subgroup multiplies its tiles from there (cooperative loads from vec4 arrays count strides in
 // vec4s). The next slices are read into registers while the current ones are multiplied; with
-// STAGES = 2 they are stored into a second buffer after the multiply (one barrier per slice),
-// with STAGES = 1 into the same buffer at the top of the next slice (two barriers). With
-// AHEAD = 2 (STAGES = 1 only) two slices wait in two register sets, so a slice's loads have two
-// slices' multiplies to arrive (WGSL has no asynchronous copy to workgroup memory): the loop
-// takes two slices per turn, each set with its own code, so no register array is indexed at run
-// time.
-// The shape (WM, WN, TM, TN, BK, STAGES, AHEAD) is chosen in Rust (`ops::matmul::CoopShape`), which also
+// STAGES = 1 they are stored into the same buffer at the top of the next slice (two barriers),
+// with STAGES = 2 into the other buffer after the multiply (one barrier per slice). The STAGES = 2
+// loop takes two slices per turn, one from each buffer, so every buffer offset is a constant
+// (with the buffer picked at run time it ran 1.6-1.9x slower; BENCHMARKS.md §5).
+// The shape (WM, WN, TM, TN, BK, STAGES) is chosen in Rust (`ops::matmul::CoopShape`), which also
 // writes the accumulator code below (the decl, tiles, mma and store placeholders): named
 // accumulators, as an array of them is kept in memory, not registers.
 //
@@ -22,7 +20,7 @@
 // (m, n) corner. (f32 operands converted as they were staged ran 6× slower on the H200: the
 // prefetched slices then need twice the registers and spill, so the caller casts to f16.)
 //
-// Split K: workgroup z sums K range [z·kc, z·kc + kc) (whole turns of AHEAD slices) into its own (m_pad, n_pad) plane of `c`
+// Split K: workgroup z sums K range [z·kc, z·kc + kc) (whole turns of STAGES slices) into its own (m_pad, n_pad) plane of `c`
 // (the caller adds the planes), so a product with few output blocks and a long K (a weight
 // gradient over every token of a batch) still fills the GPU.
 //
@@ -46,7 +44,6 @@ const BM: u32 = WM * TM * 16u;
 const BN: u32 = WN * TN * 16u;
 const BK: u32 = {{ bk }}u;
 const STAGES: u32 = {{ stages }}u;
-const AHEAD: u32 = {{ ahead }}u;
 // workgroup-memory row strides in vec4s, padded by two so the rows of a 16 x 16 tile fall in
 // different banks (unpadded, every row starts in bank 0)
 // (transposed operands: the slices are (BK, BM) and (BN, BK))
@@ -129,70 +126,27 @@ fn main(
     let col0 = wg.x * BN;
     // this split's K range
     let kb = wg.z * p.kc;
-    // (K padded to whole turns: AHEAD slices; the caller sets EDGES where that passes k)
-    let ke = min(kb + p.kc, (p.k + AHEAD * BK - 1u) / (AHEAD * BK) * (AHEAD * BK));
+    // (K padded to whole turns of STAGES slices: the caller sets EDGES where that passes k)
+    let ke = min(kb + p.kc, (p.k + STAGES * BK - 1u) / (STAGES * BK) * (STAGES * BK));
     // this subgroup's part of the block
     let sr = (sg / WN) * (TM * 16u);
     let sc = (sg % WN) * (TN * 16u);
 {{ decl }}
-    // the next slices wait in registers while the current ones are multiplied (AHEAD = 2: the
-    // slice after those in the second set, qa / qb)
+    // the next slices wait in registers while the current ones are multiplied
     var pa: array<vec4<f16>, PER_A>;
     var pb: array<vec4<f16>, PER_B>;
-    var qa: array<vec4<f16>, PER_A>;
-    var qb: array<vec4<f16>, PER_B>;
     for (var t = 0u; t < PER_A; t++) { pa[t] = a_load(li + t * WG, row0, kb); }
     for (var t = 0u; t < PER_B; t++) { pb[t] = b_load(li + t * WG, col0, kb); }
-    if (AHEAD == 2u && kb + BK < ke) {
-        for (var t = 0u; t < PER_A; t++) { qa[t] = a_load(li + t * WG, row0, kb + BK); }
-        for (var t = 0u; t < PER_B; t++) { qb[t] = b_load(li + t * WG, col0, kb + BK); }
-    }
-    if (STAGES == 2u) {
-        for (var t = 0u; t < PER_A; t++) { let e = li + t * WG; sa[a_dst(e)] = pa[t]; }
-        for (var t = 0u; t < PER_B; t++) { let e = li + t * WG; sb[b_dst(e)] = pb[t]; }
-        workgroupBarrier();
-    }
-    var cur = 0u;
-    for (var k0 = kb; k0 < ke; k0 += AHEAD * BK) {
-        if (STAGES == 1u) {
+    if (STAGES == 1u) {
+        for (var k0 = kb; k0 < ke; k0 += BK) {
             workgroupBarrier();
             for (var t = 0u; t < PER_A; t++) { let e = li + t * WG; sa[a_dst(e)] = pa[t]; }
             for (var t = 0u; t < PER_B; t++) { let e = li + t * WG; sb[b_dst(e)] = pb[t]; }
             workgroupBarrier();
-        }
-        // the slice these registers take next
-        let k1 = k0 + AHEAD * BK;
-        if (k1 < ke) {
-            for (var t = 0u; t < PER_A; t++) { pa[t] = a_load(li + t * WG, row0, k1); }
-            for (var t = 0u; t < PER_B; t++) { pb[t] = b_load(li + t * WG, col0, k1); }
-        }
-        let oa = cur * LA;
-        let ob = cur * LB;
-        for (var kk = 0u; kk < BK; kk += 16u) {
-{{ tiles }}
-{{ mma }}
-        }
-        if (STAGES == 2u) {
-            // the other buffer was last read before the previous barrier
-            let nxt = 1u - cur;
+            let k1 = k0 + BK;
             if (k1 < ke) {
-                for (var t = 0u; t < PER_A; t++) { let e = li + t * WG; sa[nxt * LA + a_dst(e)] = pa[t]; }
-                for (var t = 0u; t < PER_B; t++) { let e = li + t * WG; sb[nxt * LB + b_dst(e)] = pb[t]; }
-            }
-            workgroupBarrier();
-            cur = nxt;
-        }
-        // AHEAD = 2: the second slice of the turn, from qa / qb (every split holds whole turns:
-        // naga's uniformity analysis refuses cooperative ops under a branch on the loop counter)
-        if (AHEAD == 2u) {
-            workgroupBarrier();
-            for (var t = 0u; t < PER_A; t++) { let e = li + t * WG; sa[a_dst(e)] = qa[t]; }
-            for (var t = 0u; t < PER_B; t++) { let e = li + t * WG; sb[b_dst(e)] = qb[t]; }
-            workgroupBarrier();
-            let k3 = k0 + 3u * BK;
-            if (k3 < ke) {
-                for (var t = 0u; t < PER_A; t++) { qa[t] = a_load(li + t * WG, row0, k3); }
-                for (var t = 0u; t < PER_B; t++) { qb[t] = b_load(li + t * WG, col0, k3); }
+                for (var t = 0u; t < PER_A; t++) { pa[t] = a_load(li + t * WG, row0, k1); }
+                for (var t = 0u; t < PER_B; t++) { pb[t] = b_load(li + t * WG, col0, k1); }
             }
             let oa = 0u;
             let ob = 0u;
@@ -200,6 +154,49 @@ fn main(
 {{ tiles }}
 {{ mma }}
             }
+        }
+    } else {
+        // slice kb into buffer 0, kb + BK into registers (every split holds whole turns)
+        for (var t = 0u; t < PER_A; t++) { let e = li + t * WG; sa[a_dst(e)] = pa[t]; }
+        for (var t = 0u; t < PER_B; t++) { let e = li + t * WG; sb[b_dst(e)] = pb[t]; }
+        workgroupBarrier();
+        for (var t = 0u; t < PER_A; t++) { pa[t] = a_load(li + t * WG, row0, kb + BK); }
+        for (var t = 0u; t < PER_B; t++) { pb[t] = b_load(li + t * WG, col0, kb + BK); }
+        for (var k0 = kb; k0 < ke; k0 += 2u * BK) {
+            // buffer 0 holds slice k0, the registers k0 + BK; buffer 1 was last read before the
+            // previous barrier
+            {
+                let oa = 0u;
+                let ob = 0u;
+                for (var kk = 0u; kk < BK; kk += 16u) {
+{{ tiles }}
+{{ mma }}
+                }
+            }
+            for (var t = 0u; t < PER_A; t++) { let e = li + t * WG; sa[LA + a_dst(e)] = pa[t]; }
+            for (var t = 0u; t < PER_B; t++) { let e = li + t * WG; sb[LB + b_dst(e)] = pb[t]; }
+            let k2 = k0 + 2u * BK;
+            if (k2 < ke) {
+                for (var t = 0u; t < PER_A; t++) { pa[t] = a_load(li + t * WG, row0, k2); }
+                for (var t = 0u; t < PER_B; t++) { pb[t] = b_load(li + t * WG, col0, k2); }
+            }
+            workgroupBarrier();
+            // buffer 1 holds slice k0 + BK, the registers k0 + 2 BK; buffer 0 was read above
+            {
+                let oa = LA;
+                let ob = LB;
+                for (var kk = 0u; kk < BK; kk += 16u) {
+{{ tiles }}
+{{ mma }}
+                }
+            }
+            if (k2 < ke) {
+                for (var t = 0u; t < PER_A; t++) { let e = li + t * WG; sa[a_dst(e)] = pa[t]; }
+                for (var t = 0u; t < PER_B; t++) { let e = li + t * WG; sb[b_dst(e)] = pb[t]; }
+                for (var t = 0u; t < PER_A; t++) { pa[t] = a_load(li + t * WG, row0, k2 + BK); }
+                for (var t = 0u; t < PER_B; t++) { pb[t] = b_load(li + t * WG, col0, k2 + BK); }
+            }
+            workgroupBarrier();
         }
     }
     // naga 30's SPIR-V writer needs the stored matrix, the index and the stride of a

@@ -16,7 +16,7 @@ const MATMUL_COOP_WGSL: &str = include_str!("../../shaders/matmul_coop.wgsl");
 /// A shape of the tensor-core kernel: a workgroup of `wm` × `wn` subgroups, each owning `tm` × `tn`
 /// accumulator tiles of 16 × 16, over K slices of `bk` staged in workgroup memory; `stages` 1
 /// (the next slices wait in registers, two barriers per slice) or 2 (double-buffered workgroup
-/// memory, one barrier); `ahead` 2: the two next slices wait, in two register sets.
+/// memory, one barrier; two slices per turn of the loop).
 /// `examples/probe_matmul.rs --shapes` times the candidates on an adapter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CoopShape {
@@ -26,47 +26,42 @@ pub struct CoopShape {
     pub tn: usize,
     pub bk: usize,
     pub stages: usize,
-    /// K slices waiting in registers: 1, or 2 (two register sets, `stages` 1 only)
-    pub ahead: usize,
 }
 
 impl CoopShape {
     /// The shape `matmul_coop` runs (BENCHMARKS.md §5: the fastest at a training step's products
     /// on the H200).
-    pub const DEFAULT: CoopShape = CoopShape { wm: 4, wn: 2, tm: 2, tn: 4, bk: 64, stages: 1, ahead: 1 };
+    pub const DEFAULT: CoopShape = CoopShape { wm: 4, wn: 2, tm: 2, tn: 4, bk: 64, stages: 1 };
 
     /// Shapes worth timing: the workgroup's subgroup grid, each subgroup's tiles, the K slice and
     /// the buffering (those over an adapter's limits are skipped by [`CoopShape::fits`]).
-    pub const CANDIDATES: [CoopShape; 21] = [
+    pub const CANDIDATES: [CoopShape; 18] = [
         CoopShape::DEFAULT,
-        CoopShape { wm: 2, wn: 2, tm: 4, tn: 4, bk: 64, stages: 1, ahead: 1 },
-        CoopShape { wm: 2, wn: 2, tm: 4, tn: 4, bk: 32, stages: 1, ahead: 1 },
-        CoopShape { wm: 2, wn: 2, tm: 4, tn: 4, bk: 16, stages: 1, ahead: 1 },
-        CoopShape { wm: 2, wn: 2, tm: 4, tn: 4, bk: 32, stages: 2, ahead: 1 },
-        CoopShape { wm: 2, wn: 4, tm: 4, tn: 2, bk: 32, stages: 1, ahead: 1 },
-        CoopShape { wm: 4, wn: 2, tm: 2, tn: 4, bk: 32, stages: 1, ahead: 1 },
-        CoopShape { wm: 4, wn: 4, tm: 2, tn: 2, bk: 64, stages: 1, ahead: 1 },
-        CoopShape { wm: 4, wn: 4, tm: 2, tn: 2, bk: 32, stages: 1, ahead: 1 },
+        CoopShape { wm: 2, wn: 2, tm: 4, tn: 4, bk: 64, stages: 1 },
+        CoopShape { wm: 2, wn: 2, tm: 4, tn: 4, bk: 32, stages: 1 },
+        CoopShape { wm: 2, wn: 2, tm: 4, tn: 4, bk: 16, stages: 1 },
+        CoopShape { wm: 2, wn: 2, tm: 4, tn: 4, bk: 32, stages: 2 },
+        CoopShape { wm: 2, wn: 4, tm: 4, tn: 2, bk: 32, stages: 1 },
+        CoopShape { wm: 4, wn: 2, tm: 2, tn: 4, bk: 32, stages: 1 },
+        CoopShape { wm: 4, wn: 4, tm: 2, tn: 2, bk: 64, stages: 1 },
+        CoopShape { wm: 4, wn: 4, tm: 2, tn: 2, bk: 32, stages: 1 },
         // eight subgroups of other tile counts: fewer accumulators, or larger blocks
-        CoopShape { wm: 4, wn: 2, tm: 2, tn: 2, bk: 64, stages: 1, ahead: 1 },
-        CoopShape { wm: 4, wn: 2, tm: 4, tn: 2, bk: 64, stages: 1, ahead: 1 },
-        CoopShape { wm: 2, wn: 4, tm: 2, tn: 4, bk: 64, stages: 1, ahead: 1 },
-        CoopShape { wm: 4, wn: 2, tm: 4, tn: 4, bk: 32, stages: 1, ahead: 1 },
-        CoopShape { wm: 2, wn: 4, tm: 4, tn: 4, bk: 32, stages: 1, ahead: 1 },
-        // two slices ahead in registers
-        CoopShape { wm: 4, wn: 2, tm: 2, tn: 4, bk: 64, stages: 1, ahead: 2 },
-        CoopShape { wm: 4, wn: 2, tm: 2, tn: 4, bk: 32, stages: 1, ahead: 2 },
-        CoopShape { wm: 4, wn: 4, tm: 2, tn: 2, bk: 64, stages: 1, ahead: 2 },
-        CoopShape { wm: 4, wn: 4, tm: 2, tn: 2, bk: 32, stages: 1, ahead: 2 },
-        CoopShape { wm: 4, wn: 2, tm: 4, tn: 2, bk: 32, stages: 1, ahead: 2 },
-        CoopShape { wm: 2, wn: 2, tm: 4, tn: 4, bk: 32, stages: 1, ahead: 2 },
-        CoopShape { wm: 4, wn: 2, tm: 4, tn: 4, bk: 32, stages: 1, ahead: 2 },
+        CoopShape { wm: 4, wn: 2, tm: 2, tn: 2, bk: 64, stages: 1 },
+        CoopShape { wm: 4, wn: 2, tm: 4, tn: 2, bk: 64, stages: 1 },
+        CoopShape { wm: 2, wn: 4, tm: 2, tn: 4, bk: 64, stages: 1 },
+        CoopShape { wm: 4, wn: 2, tm: 4, tn: 4, bk: 32, stages: 1 },
+        CoopShape { wm: 2, wn: 4, tm: 4, tn: 4, bk: 32, stages: 1 },
+        // double-buffered, two slices per turn (constant buffer offsets)
+        CoopShape { wm: 4, wn: 2, tm: 2, tn: 4, bk: 32, stages: 2 },
+        CoopShape { wm: 4, wn: 2, tm: 2, tn: 4, bk: 16, stages: 2 },
+        CoopShape { wm: 4, wn: 4, tm: 2, tn: 2, bk: 32, stages: 2 },
+        CoopShape { wm: 2, wn: 4, tm: 2, tn: 4, bk: 32, stages: 2 },
     ];
 
-    /// The K range one turn of the kernel's loop takes (`ahead` slices): a split's K range
+    /// The K range one turn of the kernel's loop takes (`stages` slices): a split's K range
     /// and, without edge checks, K itself are multiples of it.
     pub fn step_k(&self) -> usize {
-        self.bk * self.ahead
+        self.bk * self.stages
     }
 
     /// Rows and columns of C one workgroup computes.
@@ -106,9 +101,6 @@ impl CoopShape {
         let per = |vec4s: usize| vec4s % wg == 0;
         if ![1, 2].contains(&self.stages) || self.bk % 16 != 0 || self.bk == 0 || self.tm * self.tn == 0 {
             return Err(format!("{self:?}: stages 1 or 2, bk a multiple of 16, at least one tile"));
-        }
-        if ![1, 2].contains(&self.ahead) || self.ahead == 2 && self.stages != 1 {
-            return Err(format!("{self:?}: ahead 1, or 2 with stages 1"));
         }
         if !per(self.block_m() * self.bk / 4) || !per(self.bk * self.block_n() / 4) {
             return Err(format!("{self:?}: the slices do not split evenly over {wg} invocations"));
@@ -151,13 +143,12 @@ impl CoopShape {
 
 impl std::str::FromStr for CoopShape {
     type Err = String;
-    /// `WMxWNxTMxTNxBKxSTAGES[xAHEAD]`, e.g. `4x2x2x4x64x1` (the default; AHEAD 1 unless given).
+    /// `WMxWNxTMxTNxBKxSTAGES`, e.g. `4x2x2x4x64x1` (the default).
     fn from_str(s: &str) -> std::result::Result<Self, String> {
         let v: Vec<usize> = s.split('x').map(|p| p.trim().parse::<usize>()).collect::<std::result::Result<_, _>>().map_err(|e| format!("{s:?}: {e}"))?;
         match v[..] {
-            [wm, wn, tm, tn, bk, stages] => Ok(CoopShape { wm, wn, tm, tn, bk, stages, ahead: 1 }),
-            [wm, wn, tm, tn, bk, stages, ahead] => Ok(CoopShape { wm, wn, tm, tn, bk, stages, ahead }),
-            _ => Err(format!("{s:?}: expected WMxWNxTMxTNxBKxSTAGES[xAHEAD], e.g. 4x2x2x4x64x1")),
+            [wm, wn, tm, tn, bk, stages] => Ok(CoopShape { wm, wn, tm, tn, bk, stages }),
+            _ => Err(format!("{s:?}: expected WMxWNxTMxTNxBKxSTAGES, e.g. 4x2x2x4x64x1")),
         }
     }
 }
@@ -207,7 +198,6 @@ impl KernelSource for CoopKernel {
             .register("tn", s.tn.to_string())
             .register("bk", s.bk.to_string())
             .register("stages", s.stages.to_string())
-            .register("ahead", s.ahead.to_string())
             .register("trans_a", self.trans_a.to_string())
             .register("trans_b", self.trans_b.to_string())
             .register("sa", sa.to_string())
@@ -224,7 +214,7 @@ impl KernelSource for CoopKernel {
     }
     fn id(&self) -> KernelId {
         let s = self.shape;
-        kernel_id::<Self>().info((self.subgroup, (s.wm, s.wn, s.tm, s.tn, s.bk, s.stages, s.ahead), self.trans_a, self.trans_b, self.edges))
+        kernel_id::<Self>().info((self.subgroup, (s.wm, s.wn, s.tm, s.tn, s.bk, s.stages), self.trans_a, self.trans_b, self.edges))
     }
     fn lang(&self) -> &'static str {
         "wgsl"
@@ -381,7 +371,6 @@ mod tests {
     #[test]
     fn shapes_parse_from_the_knob_format() {
         assert_eq!("4x2x2x4x64x1".parse::<CoopShape>().unwrap(), CoopShape::DEFAULT);
-        assert_eq!("4x2x2x4x32x1x2".parse::<CoopShape>().unwrap(), CoopShape { bk: 32, ahead: 2, ..CoopShape::DEFAULT });
         assert!("2x2x4x4x64".parse::<CoopShape>().unwrap_err().contains("WMxWNxTMxTNxBKxSTAGES"));
         assert!("2x2x4x4xfourx1".parse::<CoopShape>().is_err());
     }
@@ -422,10 +411,9 @@ mod tests {
             naga::back::spv::write_vec(&module, &info, &naga::back::spv::Options { lang_version: (1, 3), ..Default::default() }, None).unwrap();
         }
         // a shape whose slices do not divide over its invocations is refused, not launched
-        let odd = CoopShape { wm: 4, wn: 4, tm: 1, tn: 1, bk: 16, stages: 1, ahead: 1 };
+        let odd = CoopShape { wm: 4, wn: 4, tm: 1, tn: 1, bk: 16, stages: 1 };
         assert!(odd.fits(32, 48 << 10, 1024).unwrap_err().contains("do not split evenly"));
         assert!(CoopShape { bk: 64, stages: 2, ..CoopShape::DEFAULT }.fits(32, 48 << 10, 1024).unwrap_err().contains("workgroup memory"));
-        assert!(CoopShape { bk: 32, stages: 2, ahead: 2, ..CoopShape::DEFAULT }.fits(32, 48 << 10, 1024).unwrap_err().contains("ahead"));
     }
 
     #[test]
