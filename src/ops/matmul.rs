@@ -298,8 +298,9 @@ const MATMUL_COOP_PEAK_WGSL: &str = include_str!("../../shaders/matmul_coop_peak
 struct PeakKernel {
     subgroup: u32,
     shape: CoopShape,
-    /// tiles loaded from workgroup memory at every step (else once, before the loop)
-    loads: bool,
+    /// 0: multiply-adds alone, 1: and the tiles loaded from workgroup memory at every step,
+    /// 2: and the slices staged into workgroup memory between barriers at every slice
+    mode: u32,
 }
 
 impl KernelSource for PeakKernel {
@@ -312,7 +313,7 @@ impl KernelSource for PeakKernel {
             .register("wn", s.wn.to_string())
             .register("tm", s.tm.to_string())
             .register("tn", s.tn.to_string())
-            .register("loads", self.loads.to_string())
+            .register("mode", self.mode.to_string())
             .register("decl", decl)
             .register("tiles", tiles)
             .register("mma", mma)
@@ -320,7 +321,7 @@ impl KernelSource for PeakKernel {
     }
     fn id(&self) -> KernelId {
         let s = self.shape;
-        kernel_id::<Self>().info((self.subgroup, (s.wm, s.wn, s.tm, s.tn), self.loads))
+        kernel_id::<Self>().info((self.subgroup, (s.wm, s.wn, s.tm, s.tn), self.mode))
     }
     fn lang(&self) -> &'static str {
         "wgsl"
@@ -328,11 +329,12 @@ impl KernelSource for PeakKernel {
 }
 
 /// The multiply-add rate the tensor kernel's inner loop can reach on this adapter, without its
-/// storage loads and barriers (`shaders/matmul_coop_peak.wgsl`): `workgroups` workgroups of
-/// `shape`'s subgroups, each running `reps` × 4 rounds of its tm × tn multiply-adds, with the
-/// tiles loaded from workgroup memory every round (`loads`) or once. Returns the accumulators
-/// (wait for them to time the launch) and the launch's floating-point operations.
-pub fn coop_peak(device: &Device, shape: CoopShape, workgroups: usize, reps: usize, loads: bool) -> Result<(Tensor<2>, f64)> {
+/// storage loads (`shaders/matmul_coop_peak.wgsl`): `workgroups` workgroups of `shape`'s
+/// subgroups, each running `reps` × 4 rounds of its tm × tn multiply-adds; `mode` 0: the tiles
+/// loaded once, 1: loaded from workgroup memory every round, 2: and the K slices staged into
+/// workgroup memory between two barriers every fourth round, as the matmul does. Returns the
+/// accumulators (wait for them to time the launch) and the launch's floating-point operations.
+pub fn coop_peak(device: &Device, shape: CoopShape, workgroups: usize, reps: usize, mode: u32) -> Result<(Tensor<2>, f64)> {
     if !coop_matmul_available(device) {
         return Err(Error::Backend("this adapter has no cooperative matrices with f16 (wgpu EXPERIMENTAL_COOPERATIVE_MATRIX)".into()));
     }
@@ -348,7 +350,10 @@ pub fn coop_peak(device: &Device, shape: CoopShape, workgroups: usize, reps: usi
     let (a, b) = (slice(bm, 64), slice(64, bn));
     let out = empty_f32(&a, &[workgroups * bm, bn]);
     let args = arguments(&[&a, &b, &out], &[reps as u32]);
-    let kernel = PeakKernel { subgroup: sg, shape, loads };
+    if mode > 2 {
+        return Err(Error::Input(format!("coop_peak: mode {mode} (0, 1 or 2)")));
+    }
+    let kernel = PeakKernel { subgroup: sg, shape, mode };
     let invocations = (shape.wm * shape.wn) as u32 * sg;
     client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(invocations))), CubeCount::Static(workgroups as u32, 1, 1), args);
     let flops = (workgroups * shape.wm * shape.wn * shape.tm * shape.tn * reps * 4) as f64 * 2.0 * 16f64.powi(3);
@@ -403,8 +408,8 @@ mod tests {
         }
         assert!(runnable >= 6, "only {runnable} candidate shapes fit the H200's limits");
         // the ceiling probe, with the matmul's accumulator code
-        for loads in [false, true] {
-            let kernel = super::PeakKernel { subgroup: 32, shape: CoopShape::DEFAULT, loads };
+        for mode in 0..3 {
+            let kernel = super::PeakKernel { subgroup: 32, shape: CoopShape::DEFAULT, mode };
             let wgsl = kernel.source().complete();
             let module = naga::front::wgsl::parse_str(&wgsl).unwrap_or_else(|e| panic!("peak probe: {}", e.emit_to_string(&wgsl)));
             let info = Validator::new(ValidationFlags::all(), caps).validate(&module).unwrap_or_else(|e| panic!("peak probe: {e:?}"));
