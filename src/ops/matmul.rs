@@ -139,6 +139,22 @@ impl CoopShape {
         }
         [decl, tiles, mma, store]
     }
+
+    /// `source` with the values both tensor-core shaders take from the shape filled in: the
+    /// subgroup size, the subgroup grid, the tiles and the accumulator code.
+    fn template(&self, source: &str, subgroup: u32, trans_a: bool, trans_b: bool) -> SourceTemplate {
+        let [decl, tiles, mma, store] = self.code(trans_a, trans_b);
+        SourceTemplate::new(source)
+            .register("sg", subgroup.to_string())
+            .register("wm", self.wm.to_string())
+            .register("wn", self.wn.to_string())
+            .register("tm", self.tm.to_string())
+            .register("tn", self.tn.to_string())
+            .register("decl", decl)
+            .register("tiles", tiles)
+            .register("mma", mma)
+            .register("store", store)
+    }
 }
 
 impl std::str::FromStr for CoopShape {
@@ -189,13 +205,7 @@ impl KernelSource for CoopKernel {
     fn source(&self) -> SourceTemplate {
         let s = self.shape;
         let ((sa, la), (sb, lb)) = s.staging(self.trans_a, self.trans_b);
-        let [decl, tiles, mma, store] = s.code(self.trans_a, self.trans_b);
-        SourceTemplate::new(MATMUL_COOP_WGSL)
-            .register("sg", self.subgroup.to_string())
-            .register("wm", s.wm.to_string())
-            .register("wn", s.wn.to_string())
-            .register("tm", s.tm.to_string())
-            .register("tn", s.tn.to_string())
+        s.template(MATMUL_COOP_WGSL, self.subgroup, self.trans_a, self.trans_b)
             .register("bk", s.bk.to_string())
             .register("stages", s.stages.to_string())
             .register("trans_a", self.trans_a.to_string())
@@ -207,10 +217,6 @@ impl KernelSource for CoopKernel {
             .register("sa_len", (s.stages * la).to_string())
             .register("sb_len", (s.stages * lb).to_string())
             .register("edges", self.edges.to_string())
-            .register("decl", decl)
-            .register("tiles", tiles)
-            .register("mma", mma)
-            .register("store", store)
     }
     fn id(&self) -> KernelId {
         let s = self.shape;
@@ -248,7 +254,7 @@ pub fn matmul_coop_with(a: Tensor<2>, b: Tensor<2>, shape: CoopShape) -> Result<
     matmul_coop_split(a, b, shape, None)
 }
 
-/// [`matmul_coop_with`] with K split in `splits` parts (at most; each a multiple of the K slice)
+/// [`matmul_coop_with`] with K split in `splits` parts (at most; each a multiple of the K step)
 /// instead of the count chosen from the product's blocks (`examples/probe_matmul.rs --shapes`
 /// times the choices).
 pub fn matmul_coop_split(a: Tensor<2>, b: Tensor<2>, shape: CoopShape, splits: Option<usize>) -> Result<Tensor<2>> {
@@ -305,19 +311,7 @@ struct PeakKernel {
 
 impl KernelSource for PeakKernel {
     fn source(&self) -> SourceTemplate {
-        let s = self.shape;
-        let [decl, tiles, mma, store] = s.code(false, false);
-        SourceTemplate::new(MATMUL_COOP_PEAK_WGSL)
-            .register("sg", self.subgroup.to_string())
-            .register("wm", s.wm.to_string())
-            .register("wn", s.wn.to_string())
-            .register("tm", s.tm.to_string())
-            .register("tn", s.tn.to_string())
-            .register("mode", self.mode.to_string())
-            .register("decl", decl)
-            .register("tiles", tiles)
-            .register("mma", mma)
-            .register("store", store)
+        self.shape.template(MATMUL_COOP_PEAK_WGSL, self.subgroup, false, false).register("mode", self.mode.to_string())
     }
     fn id(&self) -> KernelId {
         let s = self.shape;
