@@ -227,6 +227,25 @@ impl KernelSource for CoopKernel {
     }
 }
 
+/// The cubecl client and subgroup size for launching a tensor-core kernel in `shape` on `device`
+/// (`what` names the caller in the errors): cooperative matrices present, one subgroup size (the
+/// shaders need every subgroup full; NVIDIA: 32), the shape within the adapter's limits.
+fn coop_client(device: &Device, shape: CoopShape, what: &str) -> Result<(burn::cubecl::client::Client, u32)> {
+    if !coop_matmul_available(device) {
+        return Err(Error::Backend("this adapter has no cooperative matrices with f16 (wgpu EXPERIMENTAL_COOPERATIVE_MATRIX)".into()));
+    }
+    let client = client_of(device);
+    let props = client.properties();
+    let (sg, sg_min) = (props.hardware.plane_size_max.max(1), props.hardware.plane_size_min.max(1));
+    if sg != sg_min {
+        return Err(Error::Backend(format!("{what}: subgroup size varies on this adapter ({sg_min}..{sg})")));
+    }
+    shape
+        .fits(sg as usize, props.hardware.max_shared_memory_size, props.hardware.max_units_per_cube as usize)
+        .map_err(|e| Error::Backend(format!("{what}: {e}")))?;
+    Ok((client, sg))
+}
+
 /// Fewest K steps one split of a split-K product sums.
 const MIN_SPLIT_K: usize = 1024;
 
@@ -259,23 +278,12 @@ pub fn matmul_coop_with(a: Tensor<2>, b: Tensor<2>, shape: CoopShape) -> Result<
 /// times the choices).
 pub fn matmul_coop_split(a: Tensor<2>, b: Tensor<2>, shape: CoopShape, splits: Option<usize>) -> Result<Tensor<2>> {
     let device = a.device();
-    if !coop_matmul_available(&device) {
-        return Err(Error::Backend("this adapter has no cooperative matrices with f16 (wgpu EXPERIMENTAL_COOPERATIVE_MATRIX)".into()));
-    }
+    let (client, sg) = coop_client(&device, shape, "matmul_coop")?;
     let ([m, k], [k2, n]) = (a.dims(), b.dims());
     if k != k2 || [m, n, k].iter().any(|s| s % 4 != 0 || *s == 0) {
         return Err(Error::Input(format!("matmul_coop: ({m}, {k}) · ({k2}, {n}) needs equal inner sizes and every side a non-zero multiple of 4")));
     }
-    let client = client_of(&device);
-    // the shader needs every subgroup full, so the adapter's one subgroup size (NVIDIA: 32)
     let props = client.properties();
-    let (sg, sg_min) = (props.hardware.plane_size_max.max(1), props.hardware.plane_size_min.max(1));
-    if sg != sg_min {
-        return Err(Error::Backend(format!("matmul_coop: subgroup size varies on this adapter ({sg_min}..{sg})")));
-    }
-    shape
-        .fits(sg as usize, props.hardware.max_shared_memory_size, props.hardware.max_units_per_cube as usize)
-        .map_err(|e| Error::Backend(format!("matmul_coop: {e}")))?;
     let (block_m, block_n, step_k) = (shape.block_m(), shape.block_n(), shape.step_k());
     // f16 operands (a cast keeps a transposed view's layout, so it is still read in place)
     let input = |t: Tensor<2>| operand(raw(if t.dtype() == DType::F16 { t } else { t.cast(DType::F16) }));
@@ -329,24 +337,16 @@ impl KernelSource for PeakKernel {
 /// workgroup memory between two barriers every fourth round, as the matmul does. Returns the
 /// accumulators (wait for them to time the launch) and the launch's floating-point operations.
 pub fn coop_peak(device: &Device, shape: CoopShape, workgroups: usize, reps: usize, mode: u32) -> Result<(Tensor<2>, f64)> {
-    if !coop_matmul_available(device) {
-        return Err(Error::Backend("this adapter has no cooperative matrices with f16 (wgpu EXPERIMENTAL_COOPERATIVE_MATRIX)".into()));
+    if mode > 2 {
+        return Err(Error::Input(format!("coop_peak: mode {mode} (0, 1 or 2)")));
     }
-    let client = client_of(device);
-    let props = client.properties();
-    let sg = props.hardware.plane_size_max.max(1);
     let shape = CoopShape { bk: 64, stages: 1, ..shape };
-    shape
-        .fits(sg as usize, props.hardware.max_shared_memory_size, props.hardware.max_units_per_cube as usize)
-        .map_err(|e| Error::Backend(format!("coop_peak: {e}")))?;
+    let (client, sg) = coop_client(device, shape, "coop_peak")?;
     let (bm, bn) = (shape.block_m(), shape.block_n());
     let slice = |r: usize, c: usize| raw(Tensor::<2>::random([r, c], burn::tensor::Distribution::Uniform(-1.0, 1.0), device).cast(DType::F16));
     let (a, b) = (slice(bm, 64), slice(64, bn));
     let out = empty_f32(&a, &[workgroups * bm, bn]);
     let args = arguments(&[&a, &b, &out], &[reps as u32]);
-    if mode > 2 {
-        return Err(Error::Input(format!("coop_peak: mode {mode} (0, 1 or 2)")));
-    }
     let kernel = PeakKernel { subgroup: sg, shape, mode };
     let invocations = (shape.wm * shape.wn) as u32 * sg;
     client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(invocations))), CubeCount::Static(workgroups as u32, 1, 1), args);
@@ -383,6 +383,12 @@ mod tests {
     fn every_candidate_shape_compiles_to_spirv() {
         use naga::valid::{Capabilities, ValidationFlags, Validator};
         let caps = Capabilities::SHADER_FLOAT16 | Capabilities::SUBGROUP | Capabilities::COOPERATIVE_MATRIX;
+        let to_spirv = |wgsl: &str, what: &str| {
+            let module = naga::front::wgsl::parse_str(wgsl).unwrap_or_else(|e| panic!("{what}: {}", e.emit_to_string(wgsl)));
+            let info = Validator::new(ValidationFlags::all(), caps).validate(&module).unwrap_or_else(|e| panic!("{what}: {}", e.emit_to_string(wgsl)));
+            let options = naga::back::spv::Options { lang_version: (1, 3), ..Default::default() };
+            naga::back::spv::write_vec(&module, &info, &options, None).unwrap_or_else(|e| panic!("{what}: {e}"));
+        };
         let mut runnable = 0;
         for shape in CoopShape::CANDIDATES {
             // the H200's limits under Vulkan: 32 lanes, 48 KiB of workgroup memory
@@ -392,22 +398,14 @@ mod tests {
             runnable += 1;
             for (trans_a, trans_b, edges) in [(false, false, false), (true, false, true), (false, true, false), (true, true, true)] {
                 let kernel = CoopKernel { subgroup: 32, shape, trans_a, trans_b, edges };
-                let wgsl = kernel.source().complete();
-                let what = format!("{shape:?} trans_a {trans_a} trans_b {trans_b} edges {edges}");
-                let module = naga::front::wgsl::parse_str(&wgsl).unwrap_or_else(|e| panic!("{what}: {}", e.emit_to_string(&wgsl)));
-                let info = Validator::new(ValidationFlags::all(), caps).validate(&module).unwrap_or_else(|e| panic!("{what}: {}", e.emit_to_string(&wgsl)));
-                let options = naga::back::spv::Options { lang_version: (1, 3), ..Default::default() };
-                naga::back::spv::write_vec(&module, &info, &options, None).unwrap_or_else(|e| panic!("{what}: {e}"));
+                to_spirv(&kernel.source().complete(), &format!("{shape:?} trans_a {trans_a} trans_b {trans_b} edges {edges}"));
             }
         }
         assert!(runnable >= 6, "only {runnable} candidate shapes fit the H200's limits");
         // the ceiling probe, with the matmul's accumulator code
         for mode in 0..3 {
             let kernel = super::PeakKernel { subgroup: 32, shape: CoopShape::DEFAULT, mode };
-            let wgsl = kernel.source().complete();
-            let module = naga::front::wgsl::parse_str(&wgsl).unwrap_or_else(|e| panic!("peak probe: {}", e.emit_to_string(&wgsl)));
-            let info = Validator::new(ValidationFlags::all(), caps).validate(&module).unwrap_or_else(|e| panic!("peak probe: {e:?}"));
-            naga::back::spv::write_vec(&module, &info, &naga::back::spv::Options { lang_version: (1, 3), ..Default::default() }, None).unwrap();
+            to_spirv(&kernel.source().complete(), &format!("peak probe, mode {mode}"));
         }
         // a shape whose slices do not divide over its invocations is refused, not launched
         let odd = CoopShape { wm: 4, wn: 4, tm: 1, tn: 1, bk: 16, stages: 1 };
