@@ -414,6 +414,13 @@ mod tests {
     }
 
     #[test]
+    fn the_ceiling_probe_names_a_mode_it_does_not_have() {
+        let cpu = crate::DeviceChoice::Cpu.device().unwrap();
+        let err = super::coop_peak(&cpu, CoopShape::DEFAULT, 1, 1, 3).unwrap_err().to_string();
+        assert!(err.contains("coop_peak: mode 3"), "{err}");
+    }
+
+    #[test]
     fn k_is_split_only_for_few_blocks_and_long_sums() {
         // weight gradients of a 64 × 512 Mamba-130m step (K = 32768 tokens): x_proj's 1 × 12
         // blocks, in_proj's half 12 × 6; a forward's 256 × 12 blocks; a short K
