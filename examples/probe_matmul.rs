@@ -14,7 +14,7 @@
 //!     cargo run --release --example probe_matmul -- [--iters 10] [--shapes | --peak]
 
 use burn::tensor::{DType, Distribution, Tensor};
-use rankmamba::ops::matmul::{coop_matmul_available, coop_peak, matmul_coop_split, matmul_coop_with, CoopShape};
+use rankmamba::ops::matmul::{coop_matmul_available, coop_peak, coop_shape, matmul_coop_split, matmul_coop_with, CoopShape};
 use std::time::Instant;
 
 fn main() {
@@ -120,7 +120,7 @@ fn shapes(device: &burn::tensor::Device, time: &dyn Fn(&dyn Fn() -> Tensor<2>) -
         }
     }
     // the weight gradients' split of K (few output blocks, K = every token of the batch): the
-    // default shape at each split count, for Mamba-130m's in_proj half / out_proj (72 blocks)
+    // shape training runs (`RANKMAMBA_COOP_SHAPE` or the default) at each split count, for Mamba-130m's in_proj half / out_proj (72 blocks)
     // and x_proj / dt_proj (12 blocks)
     let weight_grads: Vec<(&str, Tensor<2>, Tensor<2>)> = vec![
         ("in_proj half dW (1536x32768 · 32768x768)", r([t, e]).transpose(), r([t, d])),
@@ -132,13 +132,13 @@ fn shapes(device: &burn::tensor::Device, time: &dyn Fn(&dyn Fn() -> Tensor<2>) -
         let want = a.clone().cast(DType::F32).matmul(b.clone().cast(DType::F32));
         let scale = want.clone().abs().max().into_scalar::<f32>();
         for splits in [1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 16, 22, 32] {
-            let shape = CoopShape::DEFAULT;
-            let got = matmul_coop_split(a.clone(), b.clone(), shape, Some(splits)).expect("the default shape runs");
+            let shape = coop_shape();
+            let got = matmul_coop_split(a.clone(), b.clone(), shape, Some(splits)).expect("the training shape runs");
             let err = (got - want.clone()).abs().max().into_scalar::<f32>() / scale;
             let t = time(&|| matmul_coop_split(a.clone(), b.clone(), shape, Some(splits)).expect("checked above"));
             println!("{name} split K {splits}: {:.3} ms, {:.1} TFLOP/s (max error / max |C| = {err:.2e})", t * 1e3, 2.0 * (m * k * n) as f64 / t / 1e12);
         }
-        let t = time(&|| matmul_coop_with(a.clone(), b.clone(), CoopShape::DEFAULT).expect("checked above"));
+        let t = time(&|| matmul_coop_with(a.clone(), b.clone(), coop_shape()).expect("checked above"));
         println!("{name} split K as chosen: {:.3} ms, {:.1} TFLOP/s", t * 1e3, 2.0 * (m * k * n) as f64 / t / 1e12);
     }
 }

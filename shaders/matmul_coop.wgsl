@@ -10,6 +10,8 @@
 // with STAGES = 2 into the other buffer after the multiply (one barrier per slice). The STAGES = 2
 // loop takes two slices per turn, one from each buffer, so every buffer offset is a constant
 // (with the buffer picked at run time it ran 1.6-1.9x slower; BENCHMARKS.md §5).
+// STAGES = 0 stages nothing: every subgroup loads its tiles from the storage buffers itself, BK
+// at a time (m, n, k multiples of 16; the caller falls back to a staged shape otherwise).
 // The shape (WM, WN, TM, TN, BK, STAGES) is chosen in Rust (`ops::matmul::CoopShape`), which also
 // writes the accumulator code below (the decl, tiles, mma and store placeholders): named
 // accumulators, as an array of them is kept in memory, not registers.
@@ -127,11 +129,35 @@ fn main(
     // this split's K range
     let kb = wg.z * p.kc;
     // (K padded to whole turns of STAGES slices: the caller sets EDGES where that passes k)
-    let ke = min(kb + p.kc, (p.k + STAGES * BK - 1u) / (STAGES * BK) * (STAGES * BK));
+    const TURN: u32 = max(STAGES, 1u) * BK;
+    let ke = min(kb + p.kc, (p.k + TURN - 1u) / TURN * TURN);
     // this subgroup's part of the block
     let sr = (sg / WN) * (TM * 16u);
     let sc = (sg % WN) * (TN * 16u);
 {{ decl }}
+    if (STAGES == 0u) {
+        // tiles straight from storage (the workgroup's subgroups share them through the cache):
+        // no workgroup memory, no barriers. Sizes are multiples of 16; a tile past the edge reads
+        // the last tile inside instead (its products land in C's padding, which the caller drops).
+        let ke0 = min(kb + p.kc, p.k);
+        let m4 = p.m / 4u;
+        let n4 = p.n / 4u;
+        let k4 = p.k / 4u;
+{{ gclamp }}
+        var k0 = kb;
+        for (; k0 + BK <= ke0; k0 += BK) {
+            for (var kk = 0u; kk < BK; kk += 16u) {
+                let kq = k0 + kk;
+{{ gtiles }}
+{{ mma }}
+            }
+        }
+        for (; k0 < ke0; k0 += 16u) {
+            let kq = k0;
+{{ gtiles }}
+{{ mma }}
+        }
+    } else {
     // the next slices wait in registers while the current ones are multiplied
     var pa: array<vec4<f16>, PER_A>;
     var pb: array<vec4<f16>, PER_B>;
@@ -198,6 +224,7 @@ fn main(
             }
             workgroupBarrier();
         }
+    }
     }
     // naga 30's SPIR-V writer needs the stored matrix, the index and the stride of a
     // cooperative store as named values (it panics on inline expressions there)

@@ -65,6 +65,12 @@ fn coop_matmul_matches_f64_or_says_why_not() {
     check(&dev, (84, 200, 52), false, true, true);
     check(&dev, (128, 4096, 128), false, true, false);
     check(&dev, (80, 8192, 200), true, true, false);
+    // multiples of 16 off the blocks and of the K slice (an unstaged shape clamps its tiles
+    // inside the operands and ends a split's K 16 at a time)
+    for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+        check(&dev, (144, 48, 272), true, ta, tb);
+    }
+    check(&dev, (80, 4112, 1552), true, true, false);
 }
 
 /// `ops::linear` in mixed precision under autodiff: output and both gradients against the f32

@@ -15,8 +15,10 @@ const MATMUL_COOP_WGSL: &str = include_str!("../../shaders/matmul_coop.wgsl");
 
 /// A shape of the tensor-core kernel: a workgroup of `wm` × `wn` subgroups, each owning `tm` × `tn`
 /// accumulator tiles of 16 × 16, over K slices of `bk` staged in workgroup memory; `stages` 1
-/// (the next slices wait in registers, two barriers per slice) or 2 (double-buffered workgroup
-/// memory, one barrier; two slices per turn of the loop).
+/// (the next slices wait in registers, two barriers per slice), 2 (double-buffered workgroup
+/// memory, one barrier; two slices per turn of the loop) or 0 (nothing staged: each subgroup
+/// loads its tiles from storage, `bk` deep per turn; sizes that are not multiples of 16 run in
+/// [`CoopShape::STAGED`] instead).
 /// `examples/probe_matmul.rs --shapes` times the candidates on an adapter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CoopShape {
@@ -33,9 +35,12 @@ impl CoopShape {
     /// on the H200).
     pub const DEFAULT: CoopShape = CoopShape { wm: 4, wn: 2, tm: 2, tn: 4, bk: 64, stages: 1 };
 
+    /// The staged shape a `stages` 0 shape hands products to whose sizes are not multiples of 16.
+    pub const STAGED: CoopShape = CoopShape::DEFAULT;
+
     /// Shapes worth timing: the workgroup's subgroup grid, each subgroup's tiles, the K slice and
     /// the buffering (those over an adapter's limits are skipped by [`CoopShape::fits`]).
-    pub const CANDIDATES: [CoopShape; 18] = [
+    pub const CANDIDATES: [CoopShape; 23] = [
         CoopShape::DEFAULT,
         CoopShape { wm: 2, wn: 2, tm: 4, tn: 4, bk: 64, stages: 1 },
         CoopShape { wm: 2, wn: 2, tm: 4, tn: 4, bk: 32, stages: 1 },
@@ -56,12 +61,18 @@ impl CoopShape {
         CoopShape { wm: 4, wn: 2, tm: 2, tn: 4, bk: 16, stages: 2 },
         CoopShape { wm: 4, wn: 4, tm: 2, tn: 2, bk: 32, stages: 2 },
         CoopShape { wm: 2, wn: 4, tm: 2, tn: 4, bk: 32, stages: 2 },
+        // nothing staged: tiles straight from storage through the cache, no barriers
+        CoopShape { wm: 4, wn: 2, tm: 2, tn: 4, bk: 64, stages: 0 },
+        CoopShape { wm: 4, wn: 2, tm: 2, tn: 4, bk: 32, stages: 0 },
+        CoopShape { wm: 2, wn: 2, tm: 4, tn: 4, bk: 32, stages: 0 },
+        CoopShape { wm: 4, wn: 4, tm: 2, tn: 2, bk: 32, stages: 0 },
+        CoopShape { wm: 2, wn: 4, tm: 4, tn: 2, bk: 64, stages: 0 },
     ];
 
     /// The K range one turn of the kernel's loop takes (`stages` slices): a split's K range
     /// and, without edge checks, K itself are multiples of it.
     pub fn step_k(&self) -> usize {
-        self.bk * self.stages
+        self.bk * self.stages.max(1)
     }
 
     /// Rows and columns of C one workgroup computes.
@@ -99,8 +110,8 @@ impl CoopShape {
     pub fn fits(&self, sg: usize, max_workgroup_bytes: usize, max_invocations: usize) -> std::result::Result<(), String> {
         let wg = self.wm * self.wn * sg;
         let per = |vec4s: usize| vec4s % wg == 0;
-        if ![1, 2].contains(&self.stages) || self.bk % 16 != 0 || self.bk == 0 || self.tm * self.tn == 0 {
-            return Err(format!("{self:?}: stages 1 or 2, bk a multiple of 16, at least one tile"));
+        if ![0, 1, 2].contains(&self.stages) || self.bk % 16 != 0 || self.bk == 0 || self.tm * self.tn == 0 {
+            return Err(format!("{self:?}: stages 0, 1 or 2, bk a multiple of 16, at least one tile"));
         }
         if !per(self.block_m() * self.bk / 4) || !per(self.bk * self.block_n() / 4) {
             return Err(format!("{self:?}: the slices do not split evenly over {wg} invocations"));
@@ -117,14 +128,22 @@ impl CoopShape {
 
     /// The accumulator code of the shader: declarations, the tile loads of one 16-deep step, the
     /// multiply-adds and the stores (named values throughout; see the shader's header).
-    fn code(&self, trans_a: bool, trans_b: bool) -> [String; 4] {
+    fn code(&self, trans_a: bool, trans_b: bool) -> [String; 6] {
         let load = |trans: bool| if trans { "coopLoad" } else { "coopLoadT" };
         let (mut decl, mut tiles, mut mma, mut store) = (String::new(), String::new(), String::new(), String::new());
+        // STAGES = 0: each tile's row / column clamped inside the operand once, loads from storage
+        let (mut gclamp, mut gtiles) = (String::new(), String::new());
         for i in 0..self.tm {
             tiles += &format!("            let a{i} = {}<coop_mat16x16<f16, A>>(&sa[oa + a_tile(sr + {}u, kk)], SA);\n", load(trans_a), 16 * i);
+            gclamp += &format!("        let ra{i} = min(row0 + sr + {}u, p.m - 16u);\n", 16 * i);
+            let (at, stride) = if trans_a { (format!("kq * m4 + ra{i} / 4u"), "m4") } else { (format!("ra{i} * k4 + kq / 4u"), "k4") };
+            gtiles += &format!("                let a{i} = {}<coop_mat16x16<f16, A>>(&a[{at}], {stride});\n", load(trans_a));
         }
         for j in 0..self.tn {
             tiles += &format!("            let b{j} = {}<coop_mat16x16<f16, B>>(&sb[ob + b_tile(kk, sc + {}u)], SB);\n", load(trans_b), 16 * j);
+            gclamp += &format!("        let cb{j} = min(col0 + sc + {}u, p.n - 16u);\n", 16 * j);
+            let (at, stride) = if trans_b { (format!("cb{j} * k4 + kq / 4u"), "k4") } else { (format!("kq * n4 + cb{j} / 4u"), "n4") };
+            gtiles += &format!("                let b{j} = {}<coop_mat16x16<f16, B>>(&b[{at}], {stride});\n", load(trans_b));
         }
         for i in 0..self.tm {
             for j in 0..self.tn {
@@ -137,13 +156,13 @@ impl CoopShape {
                 );
             }
         }
-        [decl, tiles, mma, store]
+        [decl, tiles, mma, store, gclamp, gtiles]
     }
 
     /// `source` with the values both tensor-core shaders take from the shape filled in: the
     /// subgroup size, the subgroup grid, the tiles and the accumulator code.
     fn template(&self, source: &str, subgroup: u32, trans_a: bool, trans_b: bool) -> SourceTemplate {
-        let [decl, tiles, mma, store] = self.code(trans_a, trans_b);
+        let [decl, tiles, mma, store, gclamp, gtiles] = self.code(trans_a, trans_b);
         SourceTemplate::new(source)
             .register("sg", subgroup.to_string())
             .register("wm", self.wm.to_string())
@@ -154,6 +173,8 @@ impl CoopShape {
             .register("tiles", tiles)
             .register("mma", mma)
             .register("store", store)
+            .register("gclamp", gclamp)
+            .register("gtiles", gtiles)
     }
 }
 
@@ -214,8 +235,8 @@ impl KernelSource for CoopKernel {
             .register("sb", sb.to_string())
             .register("la", la.to_string())
             .register("lb", lb.to_string())
-            .register("sa_len", (s.stages * la).to_string())
-            .register("sb_len", (s.stages * lb).to_string())
+            .register("sa_len", (s.stages.max(1) * la).to_string())
+            .register("sb_len", (s.stages.max(1) * lb).to_string())
             .register("edges", self.edges.to_string())
     }
     fn id(&self) -> KernelId {
@@ -278,18 +299,21 @@ pub fn matmul_coop_with(a: Tensor<2>, b: Tensor<2>, shape: CoopShape) -> Result<
 /// times the choices).
 pub fn matmul_coop_split(a: Tensor<2>, b: Tensor<2>, shape: CoopShape, splits: Option<usize>) -> Result<Tensor<2>> {
     let device = a.device();
-    let (client, sg) = coop_client(&device, shape, "matmul_coop")?;
     let ([m, k], [k2, n]) = (a.dims(), b.dims());
     if k != k2 || [m, n, k].iter().any(|s| s % 4 != 0 || *s == 0) {
         return Err(Error::Input(format!("matmul_coop: ({m}, {k}) · ({k2}, {n}) needs equal inner sizes and every side a non-zero multiple of 4")));
     }
+    // the unstaged kernel reads whole 16 × 16 tiles of the operands
+    let shape = if shape.stages == 0 && [m, n, k].iter().any(|s| s % 16 != 0) { CoopShape::STAGED } else { shape };
+    let (client, sg) = coop_client(&device, shape, "matmul_coop")?;
     let props = client.properties();
     let (block_m, block_n, step_k) = (shape.block_m(), shape.block_n(), shape.step_k());
     // f16 operands (a cast keeps a transposed view's layout, so it is still read in place)
     let input = |t: Tensor<2>| operand(raw(if t.dtype() == DType::F16 { t } else { t.cast(DType::F16) }));
     let ((a, trans_a), (b, trans_b)) = (input(a), input(b));
     let (m_pad, n_pad) = (m.next_multiple_of(block_m), n.next_multiple_of(block_n));
-    let edges = (m_pad, n_pad, k.next_multiple_of(step_k)) != (m, n, k);
+    // (the unstaged kernel clamps its tiles inside the operands instead)
+    let edges = shape.stages > 0 && (m_pad, n_pad, k.next_multiple_of(step_k)) != (m, n, k);
     // (wgpu reports no SM count: cubecl's property is empty there, so 256 stands in)
     let busy = props.hardware.num_streaming_multiprocessors.map_or(256, |s| 2 * s as usize);
     let want = splits.unwrap_or_else(|| splits_for((m_pad / block_m) * (n_pad / block_n), k, busy)).max(1);
