@@ -120,8 +120,8 @@ fn shapes(device: &burn::tensor::Device, time: &dyn Fn(&dyn Fn() -> Tensor<2>) -
         }
     }
     // the weight gradients' split of K (few output blocks, K = every token of the batch): the
-    // shape training runs (`RANKMAMBA_COOP_SHAPE` or the default) at each split count, for Mamba-130m's in_proj half / out_proj (72 blocks)
-    // and x_proj / dt_proj (12 blocks)
+    // shape training runs (`RANKMAMBA_COOP_SHAPE` or the default) at each split count, for
+    // Mamba-130m's in_proj half / out_proj (72 blocks) and x_proj / dt_proj (12 blocks)
     let weight_grads: Vec<(&str, Tensor<2>, Tensor<2>)> = vec![
         ("in_proj half dW (1536x32768 · 32768x768)", r([t, e]).transpose(), r([t, d])),
         ("x_proj dW (80x32768 · 32768x1536)", r([t, 80]).transpose(), r([t, e])),

@@ -128,9 +128,10 @@ fn main(
     let col0 = wg.x * BN;
     // this split's K range
     let kb = wg.z * p.kc;
-    // (K padded to whole turns of STAGES slices: the caller sets EDGES where that passes k)
+    // (staged: K padded to whole turns of STAGES slices, the caller sets EDGES where that passes
+    // k; unstaged: K itself, the last turn ends 16 at a time)
     const TURN: u32 = max(STAGES, 1u) * BK;
-    let ke = min(kb + p.kc, (p.k + TURN - 1u) / TURN * TURN);
+    let ke = min(kb + p.kc, select((p.k + TURN - 1u) / TURN * TURN, p.k, STAGES == 0u));
     // this subgroup's part of the block
     let sr = (sg / WN) * (TM * 16u);
     let sc = (sg % WN) * (TN * 16u);
@@ -139,20 +140,19 @@ fn main(
         // tiles straight from storage (the workgroup's subgroups share them through the cache):
         // no workgroup memory, no barriers. Sizes are multiples of 16; a tile past the edge reads
         // the last tile inside instead (its products land in C's padding, which the caller drops).
-        let ke0 = min(kb + p.kc, p.k);
         let m4 = p.m / 4u;
         let n4 = p.n / 4u;
         let k4 = p.k / 4u;
 {{ gclamp }}
         var k0 = kb;
-        for (; k0 + BK <= ke0; k0 += BK) {
+        for (; k0 + BK <= ke; k0 += BK) {
             for (var kk = 0u; kk < BK; kk += 16u) {
                 let kq = k0 + kk;
 {{ gtiles }}
 {{ mma }}
             }
         }
-        for (; k0 < ke0; k0 += 16u) {
+        for (; k0 < ke; k0 += 16u) {
             let kq = k0;
 {{ gtiles }}
 {{ mma }}

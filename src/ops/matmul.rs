@@ -72,7 +72,13 @@ impl CoopShape {
     /// The K range one turn of the kernel's loop takes (`stages` slices): a split's K range
     /// and, without edge checks, K itself are multiples of it.
     pub fn step_k(&self) -> usize {
-        self.bk * self.stages.max(1)
+        self.bk * self.buffers()
+    }
+
+    /// Staged slices the shader's workgroup memory holds (the unstaged kernel still declares
+    /// one, unused).
+    fn buffers(&self) -> usize {
+        self.stages.max(1)
     }
 
     /// Rows and columns of C one workgroup computes.
@@ -99,7 +105,7 @@ impl CoopShape {
             .iter()
             .map(|&(ta, tb)| {
                 let ((_, la), (_, lb)) = self.staging(ta, tb);
-                self.stages * (la + lb) * 8
+                self.buffers() * (la + lb) * 8
             })
             .max()
             .unwrap_or(0)
@@ -235,8 +241,8 @@ impl KernelSource for CoopKernel {
             .register("sb", sb.to_string())
             .register("la", la.to_string())
             .register("lb", lb.to_string())
-            .register("sa_len", (s.stages.max(1) * la).to_string())
-            .register("sb_len", (s.stages.max(1) * lb).to_string())
+            .register("sa_len", (s.buffers() * la).to_string())
+            .register("sb_len", (s.buffers() * lb).to_string())
             .register("edges", self.edges.to_string())
     }
     fn id(&self) -> KernelId {
