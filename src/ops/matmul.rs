@@ -444,6 +444,17 @@ mod tests {
     }
 
     #[test]
+    fn a_shape_off_the_kernel_s_forms_is_refused_with_its_fields() {
+        let bad = CoopShape { stages: 3, ..CoopShape::DEFAULT }.fits(32, 48 << 10, 1024).unwrap_err();
+        assert!(bad.contains("stages: 3") && bad.contains("stages 0, 1 or 2"), "{bad}");
+        let bad = CoopShape { bk: 24, ..CoopShape::DEFAULT }.fits(32, 48 << 10, 1024).unwrap_err();
+        assert!(bad.contains("bk: 24") && bad.contains("bk a multiple of 16"), "{bad}");
+        // the unstaged kernel still declares one slice of workgroup memory: counted as one
+        let unstaged = CoopShape { stages: 0, ..CoopShape::DEFAULT };
+        assert_eq!(unstaged.workgroup_bytes(), CoopShape::DEFAULT.workgroup_bytes());
+    }
+
+    #[test]
     fn the_ceiling_probe_names_a_mode_it_does_not_have() {
         let cpu = crate::DeviceChoice::Cpu.device().unwrap();
         let err = super::coop_peak(&cpu, CoopShape::DEFAULT, 1, 1, 3).unwrap_err().to_string();
