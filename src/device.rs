@@ -57,6 +57,59 @@ pub fn wgpu_setup() -> Result<(Device, burn::tensor::wgpu::WgpuSetup)> {
     })
 }
 
+/// Streaming multiprocessors (NVIDIA) or compute units (AMD) of the wgpu adapter, read from
+/// Vulkan (`VK_NV_shader_sm_builtins`, `VK_AMD_shader_core_properties`); `None` where the
+/// adapter reports neither (other drivers, lavapipe, the browser). wgpu and cubecl do not report
+/// it, and the tensor-core matmul sizes its K split in whole waves of workgroups by it.
+/// `RANKMAMBA_COMPUTE_UNITS` overrides it (0: unknown).
+pub fn wgpu_compute_units() -> Option<u32> {
+    #[cfg(not(target_family = "wasm"))]
+    {
+        static UNITS: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
+        *UNITS.get_or_init(|| match std::env::var("RANKMAMBA_COMPUTE_UNITS").ok().and_then(|v| v.parse::<u32>().ok()) {
+            Some(units) => (units > 0).then_some(units),
+            None => wgpu_setup().ok().and_then(|(_, s)| vulkan_compute_units(&s.adapter)),
+        })
+    }
+    #[cfg(target_family = "wasm")]
+    {
+        None
+    }
+}
+
+#[cfg(not(target_family = "wasm"))]
+fn vulkan_compute_units(adapter: &burn::tensor::wgpu::wgpu::Adapter) -> Option<u32> {
+    use ash::vk;
+    use burn::tensor::wgpu::wgpu::hal;
+    // SAFETY: reads properties of the adapter's physical device; nothing is created or destroyed,
+    // and the guard is dropped before returning
+    let hal_adapter = unsafe { adapter.as_hal::<hal::api::Vulkan>() }?;
+    let shared = hal_adapter.shared_instance();
+    if shared.instance_api_version() < vk::API_VERSION_1_1 {
+        return None;
+    }
+    let (instance, device) = (shared.raw_instance(), hal_adapter.raw_physical_device());
+    // SAFETY: `device` belongs to `instance`
+    let extensions = unsafe { instance.enumerate_device_extension_properties(device) }.ok()?;
+    let has = |name: &std::ffi::CStr| extensions.iter().any(|e| e.extension_name_as_c_str() == Ok(name));
+    let units = if has(vk::NV_SHADER_SM_BUILTINS_NAME) {
+        let mut sm = vk::PhysicalDeviceShaderSMBuiltinsPropertiesNV::default();
+        let mut props = vk::PhysicalDeviceProperties2::default().push_next(&mut sm);
+        // SAFETY: the chained struct's extension is supported (checked above)
+        unsafe { instance.get_physical_device_properties2(device, &mut props) };
+        sm.shader_sm_count
+    } else if has(vk::AMD_SHADER_CORE_PROPERTIES_NAME) {
+        let mut core = vk::PhysicalDeviceShaderCorePropertiesAMD::default();
+        let mut props = vk::PhysicalDeviceProperties2::default().push_next(&mut core);
+        // SAFETY: as above
+        unsafe { instance.get_physical_device_properties2(device, &mut props) };
+        core.shader_engine_count * core.shader_arrays_per_engine_count * core.compute_units_per_shader_array
+    } else {
+        0
+    };
+    (units > 0).then_some(units)
+}
+
 /// Whether the wgpu device runs subgroup operations (the WGSL scan backward needs them).
 /// False if the wgpu runtime was not set up through [`wgpu_setup`] (or, in the browser, by
 /// the package's loader).

@@ -276,14 +276,28 @@ fn coop_client(device: &Device, shape: CoopShape, what: &str) -> Result<(burn::c
 /// Fewest K steps one split of a split-K product sums.
 const MIN_SPLIT_K: usize = 1024;
 
-/// K splits for a product of `blocks` output blocks: enough that the grid has `busy`
-/// workgroups, each split at least [`MIN_SPLIT_K`] long.
-fn splits_for(blocks: usize, k: usize, busy: usize) -> usize {
-    let mut s = 1;
-    while blocks * s < busy && k / (2 * s) >= MIN_SPLIT_K {
-        s *= 2;
-    }
-    s
+/// K splits for a product of `blocks` output blocks summing `k` in steps of `step_k`, each split
+/// at least [`MIN_SPLIT_K`] long. With the device's `units` (SMs; the default shape keeps one
+/// workgroup resident on each, so the times step at multiples of `units` workgroups): the count
+/// whose waves of workgroups end first, or fewer splits within 5 % of it (each split is another
+/// f32 plane of the output to write and sum). Where the count is unknown, enough powers of two to
+/// have 256 workgroups.
+fn splits_for(blocks: usize, k: usize, step_k: usize, units: Option<usize>) -> usize {
+    let most = (k / MIN_SPLIT_K).max(1);
+    let Some(units) = units.filter(|u| *u > 0) else {
+        let mut s = 1;
+        while blocks * s < 256 && 2 * s <= most {
+            s *= 2;
+        }
+        return s;
+    };
+    // K steps until the last wave ends
+    let cost = |s: usize| {
+        let kc = k.div_ceil(s).next_multiple_of(step_k);
+        (blocks * k.div_ceil(kc)).div_ceil(units) * kc
+    };
+    let best = (1..=most).map(cost).min().unwrap_or(k);
+    (1..=most).find(|&s| 20 * cost(s) <= 21 * best).unwrap_or(1)
 }
 
 /// `a · b` for `a` (m, k) and `b` (k, n) (cast to f16 unless they are; each may be a transposed
@@ -320,9 +334,9 @@ pub fn matmul_coop_split(a: Tensor<2>, b: Tensor<2>, shape: CoopShape, splits: O
     let (m_pad, n_pad) = (m.next_multiple_of(block_m), n.next_multiple_of(block_n));
     // (the unstaged kernel clamps its tiles inside the operands instead)
     let edges = shape.stages > 0 && (m_pad, n_pad, k.next_multiple_of(step_k)) != (m, n, k);
-    // (wgpu reports no SM count: cubecl's property is empty there, so 256 stands in)
-    let busy = props.hardware.num_streaming_multiprocessors.map_or(256, |s| 2 * s as usize);
-    let want = splits.unwrap_or_else(|| splits_for((m_pad / block_m) * (n_pad / block_n), k, busy)).max(1);
+    // (cubecl's SM count is empty on wgpu; the device module reads it from Vulkan)
+    let units = crate::device::wgpu_compute_units().or(props.hardware.num_streaming_multiprocessors).map(|u| u as usize);
+    let want = splits.unwrap_or_else(|| splits_for((m_pad / block_m) * (n_pad / block_n), k, step_k, units)).max(1);
     let kc = k.div_ceil(want).next_multiple_of(step_k);
     let splits = k.div_ceil(kc);
     let out = empty_f32(&a, &[splits, m_pad, n_pad]);
@@ -464,11 +478,19 @@ mod tests {
     #[test]
     fn k_is_split_only_for_few_blocks_and_long_sums() {
         // weight gradients of a 64 × 512 Mamba-130m step (K = 32768 tokens): x_proj's 1 × 12
-        // blocks, in_proj's half 12 × 6; a forward's 256 × 12 blocks; a short K
-        assert_eq!(splits_for(12, 32768, 264), 32);
-        assert_eq!(splits_for(72, 32768, 264), 4);
-        assert_eq!(splits_for(3072, 768, 264), 1);
-        assert_eq!(splits_for(1, 1536, 264), 1);
+        // blocks, in_proj's half 12 × 6; a forward's 256 × 12 blocks; a short K. On the H200's
+        // 132 SMs: 11 splits of 12 blocks are one full wave; 7 of 72 blocks are within 5 % of
+        // the best (11: six full waves)
+        assert_eq!(splits_for(12, 32768, 32, Some(132)), 11);
+        assert_eq!(splits_for(72, 32768, 32, Some(132)), 7);
+        assert_eq!(splits_for(12, 32768, 32, Some(120)), 10);
+        assert_eq!(splits_for(3072, 768, 32, Some(132)), 1);
+        assert_eq!(splits_for(1, 1536, 32, Some(132)), 1);
+        // no unit count: powers of two up to 256 workgroups
+        assert_eq!(splits_for(12, 32768, 32, None), 32);
+        assert_eq!(splits_for(72, 32768, 32, None), 4);
+        assert_eq!(splits_for(3072, 768, 32, None), 1);
+        assert_eq!(splits_for(1, 1536, 32, None), 1);
     }
     use crate::ops::kernel::raw;
     use burn::tensor::{Distribution, Tensor};

@@ -35,6 +35,9 @@ pub struct ScanOptions {
     pub poison: bool,
     /// For f16 inputs: force native `f16` or packed-u32 loads (else chosen from the adapter).
     pub f16_format: Option<InputFormat>,
+    /// The backward: force this many invocations per channel, a power of two dividing N (else
+    /// `RANKMAMBA_SCAN_LANES`, or two where N is even and the workgroup fits).
+    pub lanes: Option<u32>,
 }
 
 /// How one scan is laid out on the device.
@@ -250,11 +253,25 @@ pub fn backward_chunk_len(n: usize) -> usize {
     knob.unwrap_or((64 / share.max(1)).clamp(2, 16)).clamp(1, 64)
 }
 
-/// Invocations per channel in the backward, each owning N / lanes states: two where N is even
-/// and the doubled workgroup fits the device (half the dependent work per step, twice the
-/// invocations to hide latency with).
-fn backward_lanes(n: usize, channels_per_workgroup: u32, max_units_per_workgroup: u32) -> u32 {
-    if n % 2 == 0 && 2 * channels_per_workgroup <= max_units_per_workgroup { 2 } else { 1 }
+/// Invocations per channel in the backward, each owning N / lanes states: `want` (a power of two
+/// dividing N whose workgroup fits, else an error), or two where N is even and the doubled
+/// workgroup fits the device (half the dependent work per step, twice the invocations to hide
+/// latency with).
+fn backward_lanes(n: usize, want: Option<u32>, channels_per_workgroup: u32, max_units_per_workgroup: u32) -> Result<u32, String> {
+    match want {
+        Some(p) if !p.is_power_of_two() || n % p as usize != 0 => Err(format!("{p} lanes per channel: not a power of two dividing N = {n}")),
+        Some(p) if p * channels_per_workgroup > max_units_per_workgroup => {
+            Err(format!("{p} lanes × {channels_per_workgroup} channels exceed the device's {max_units_per_workgroup} invocations per workgroup"))
+        }
+        Some(p) => Ok(p),
+        None => Ok(if n % 2 == 0 && 2 * channels_per_workgroup <= max_units_per_workgroup { 2 } else { 1 }),
+    }
+}
+
+/// `RANKMAMBA_SCAN_LANES`: a benchmark knob for the backward's invocations per channel.
+fn lanes_knob() -> Option<u32> {
+    static KNOB: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
+    *KNOB.get_or_init(|| std::env::var("RANKMAMBA_SCAN_LANES").ok().and_then(|v| v.parse().ok()))
 }
 
 /// Subgroups per workgroup of the backward whose dB | dC partials are summed in workgroup
@@ -343,7 +360,13 @@ pub fn backward(x: ScanInputs, saved_states: Option<Tensor<4>>, dout: Tensor<3>,
     let client = client_of(&device);
     let props = client.properties();
     let plan = ScanPlan::new(batch, len, d_inner, n, props.hardware.max_units_per_cube, props.hardware.max_shared_memory_size, Some(t));
-    let lanes = backward_lanes(n, plan.workgroup, props.hardware.max_units_per_cube);
+    let max_units = props.hardware.max_units_per_cube;
+    let lanes = backward_lanes(n, opts.lanes.or_else(lanes_knob), plan.workgroup, max_units).unwrap_or_else(|e| {
+        // a knob, not user input: said once, and the default used
+        static SAID: std::sync::Once = std::sync::Once::new();
+        SAID.call_once(|| eprintln!("rankmamba: selective scan backward: {e}; using the default"));
+        backward_lanes(n, None, plan.workgroup, max_units).unwrap_or(1)
+    });
     let threads = plan.workgroup * lanes;
     let sg_min = props.hardware.plane_size_min.max(1).min(threads);
     let tile = backward_tile(t) as u32;
@@ -408,6 +431,17 @@ pub fn backward(x: ScanInputs, saved_states: Option<Tensor<4>>, dout: Tensor<3>,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backward_lanes_default_to_two_and_refuse_what_cannot_run() {
+        assert_eq!(backward_lanes(16, None, 128, 1024), Ok(2));
+        assert_eq!(backward_lanes(5, None, 128, 1024), Ok(1));
+        assert_eq!(backward_lanes(16, None, 128, 128), Ok(1));
+        assert_eq!(backward_lanes(16, Some(4), 128, 1024), Ok(4));
+        assert!(backward_lanes(16, Some(3), 128, 1024).unwrap_err().contains("power of two"));
+        assert!(backward_lanes(4, Some(8), 128, 1024).unwrap_err().contains("dividing N = 4"));
+        assert!(backward_lanes(16, Some(16), 128, 1024).unwrap_err().contains("1024 invocations"));
+    }
 
     #[test]
     fn plans_follow_the_shape_and_limits() {
