@@ -37,6 +37,7 @@ fn main() {
         ts.sort_by(f64::total_cmp);
         ts[ts.len() / 2]
     };
+    println!("compute units (Vulkan NV SM builtins / AMD core properties): {:?}", rankmamba::device::wgpu_compute_units());
     if args.iter().any(|a| a == "--peak") {
         peak(&device, &time);
         return;
@@ -47,7 +48,6 @@ fn main() {
     }
     let info = setup.adapter.get_info();
     println!("adapter: {} ({:?})", info.name, info.backend);
-    println!("compute units (Vulkan NV SM builtins / AMD core properties): {:?}", rankmamba::device::wgpu_compute_units());
     let coop = setup.adapter.features().contains(burn::tensor::wgpu::wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX);
     println!("wgpu EXPERIMENTAL_COOPERATIVE_MATRIX offered: {coop}");
     for p in setup.adapter.cooperative_matrix_properties() {
