@@ -25,9 +25,13 @@
 // which share B_t and C_t: the B and C rows of TILE steps (several chunks) are staged in
 // workgroup memory once.
 //
+// With KEEP_A the recompute also keeps a_t = exp2(Δ_t·A·log2 e) of each step, so the walk does
+// not evaluate it again (half the exponentials, T·NP more registers).
+//
 // Template constants: WG (invocations per workgroup: channels × P), N (state size), P (lanes per
 // channel, a power of two dividing N), T (chunk length), TILE (a multiple of T), HAS_Z,
-// WG_REDUCE, SGS (subgroups per workgroup when reducing over it, else 1) and the length of `red`.
+// WG_REDUCE, SGS (subgroups per workgroup when reducing over it, else 1), KEEP_A and the lengths
+// of `red` and `ahist`.
 
 const WG: u32 = {{ wg }}u;
 const N: u32 = {{ n }}u;
@@ -38,6 +42,7 @@ const TILE: u32 = {{ tile }}u;
 const HAS_Z: bool = {{ has_z }};
 const WG_REDUCE: bool = {{ wg_reduce }};
 const SGS: u32 = {{ sgs }}u;
+const KEEP_A: bool = {{ keep_a }};
 const LOG2E: f32 = 1.4426950408889634;
 
 struct Params {
@@ -99,6 +104,7 @@ fn main(
     var h: array<f32, NP>;   // during the walk: h_t of the current step
     var da: array<f32, NP>;
     var hist: array<f32, T * NP>; // h_{t−1} of each step of the current chunk
+    var ahist: array<f32, {{ ahist_len }}u>; // (T, NP) with KEEP_A, else (1): a_t of each step
     var dts: array<f32, T>;       // Δ_t of each step of the current chunk
     // the chunk's inputs, read in the recompute (where no store comes between the loads, so
     // they issue together; the walk's stores to dx could alias them)
@@ -156,7 +162,9 @@ fn main(
                 let du = dt * uu;
                 for (var n = 0u; n < NP; n++) {
                     hist[r * NP + n] = h[n];
-                    h[n] = exp2(dtl * a[n]) * h[n] + du * bc_tile[(row0 + rc) * 2u * N + s0 + n];
+                    let at = exp2(dtl * a[n]);
+                    if (KEEP_A) { ahist[r * NP + n] = at; }
+                    h[n] = at * h[n] + du * bc_tile[(row0 + rc) * 2u * N + s0 + n];
                 }
             }
             // and walk it backwards: h_t is the next step's h_{t−1}, so nothing is recomputed
@@ -194,7 +202,8 @@ fn main(
                         let cn = bc_tile[row + N + n];
                         let hp = hist[r * NP + n];
                         let ht = h[n];
-                        let at = exp2(dtl * a[n]);
+                        var at = 0.0;
+                        if (KEEP_A) { at = ahist[r * NP + n]; } else { at = exp2(dtl * a[n]); }
                         cy += cn * ht;
                         let g = cn * dy + ga[n];
                         gb += g * bn;

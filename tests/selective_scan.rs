@@ -166,10 +166,16 @@ fn backward_kernel_matches_f64() {
         // the states from the one-pass forward, and (one shape) from the chunked passes with
         // chunks that do not line up with the saved steps
         let chunked: &[bool] = if (b, l, e, n) == (3, 130, 48, 16) { &[false, true] } else { &[false] };
-        // and (small shapes) four invocations per channel instead of the default's two
-        let lanes: &[Option<u32>] = if n % 4 == 0 && l * e < 10_000 { &[None, Some(4)] } else { &[None] };
-        for (&forced, &lanes) in chunked.iter().flat_map(|f| lanes.iter().map(move |p| (f, p))) {
-            let opts = ScanOptions { save_every: Some(every), chunk_len: forced.then_some(7), poison: true, lanes, ..Default::default() };
+        // and (small shapes) four invocations per channel instead of the default's two, and a_t
+        // kept from the recompute
+        let small = l * e < 10_000;
+        let variants: &[(Option<u32>, Option<bool>)] = match (small, n % 4 == 0) {
+            (true, true) => &[(None, None), (Some(4), None), (None, Some(true))],
+            (true, false) => &[(None, None), (None, Some(true))],
+            _ => &[(None, None)],
+        };
+        for (&forced, &(lanes, keep_a)) in chunked.iter().flat_map(|f| variants.iter().map(move |v| (f, v))) {
+            let opts = ScanOptions { save_every: Some(every), chunk_len: forced.then_some(7), poison: true, lanes, keep_a, ..Default::default() };
             let fwd = forward(host.to_inputs(&dev), &opts);
             let dout_t = Tensor::<3>::from_data(TensorData::new(dout.clone(), [b, l, e]), &dev);
             let g = backward(host.to_inputs(&dev), fwd.saved_states, dout_t, &opts);
@@ -183,7 +189,7 @@ fn backward_kernel_matches_f64() {
                 ("D", vec_of(g.d)),
                 ("z", vec_of(g.z.unwrap())),
             ];
-            assert_grads(&format!("backward kernel ({b}, {l}, {e}, {n}), chunked forward {forced}, lanes {lanes:?}"), got, &want, s);
+            assert_grads(&format!("backward kernel ({b}, {l}, {e}, {n}), chunked forward {forced}, lanes {lanes:?}, keep a_t {keep_a:?}"), got, &want, s);
         }
     }
 }

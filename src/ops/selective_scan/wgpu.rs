@@ -38,6 +38,9 @@ pub struct ScanOptions {
     /// The backward: force this many invocations per channel, a power of two dividing N (else
     /// `RANKMAMBA_SCAN_LANES`, or two where N is even and the workgroup fits).
     pub lanes: Option<u32>,
+    /// The backward: keep each step's a_t from the recompute for the walk instead of evaluating
+    /// the exponential again (else `RANKMAMBA_SCAN_KEEP_A=1`, default off).
+    pub keep_a: Option<bool>,
 }
 
 /// How one scan is laid out on the device.
@@ -268,6 +271,12 @@ fn backward_lanes(n: usize, want: Option<u32>, channels_per_workgroup: u32, max_
     }
 }
 
+/// `RANKMAMBA_SCAN_KEEP_A=1`: a benchmark knob, the backward keeps a_t in registers.
+fn keep_a_knob() -> bool {
+    static KNOB: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *KNOB.get_or_init(|| std::env::var("RANKMAMBA_SCAN_KEEP_A").as_deref() == Ok("1"))
+}
+
 /// `RANKMAMBA_SCAN_LANES`: a benchmark knob for the backward's invocations per channel.
 fn lanes_knob() -> Option<u32> {
     static KNOB: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
@@ -304,6 +313,8 @@ struct BackwardKernel {
     /// subgroups per workgroup whose dB | dC sums are added in workgroup memory (every subgroup
     /// has 2N lanes), or 0: each subgroup writes its own
     reduce_subgroups: u32,
+    /// a_t kept from the recompute for the walk
+    keep_a: bool,
 }
 
 impl KernelSource for BackwardKernel {
@@ -318,9 +329,11 @@ impl KernelSource for BackwardKernel {
             .register("wg_reduce", (self.reduce_subgroups > 0).to_string())
             .register("sgs", self.reduce_subgroups.max(1).to_string())
             .register("red_len", (self.reduce_subgroups * self.t * 2 * self.n).max(1).to_string())
+            .register("keep_a", self.keep_a.to_string())
+            .register("ahist_len", if self.keep_a { self.t * (self.n / self.lanes) } else { 1 }.to_string())
     }
     fn id(&self) -> KernelId {
-        kernel_id::<Self>().info((self.workgroup, self.n, self.lanes, self.t, self.tile, self.has_z, self.reduce_subgroups))
+        kernel_id::<Self>().info((self.workgroup, self.n, self.lanes, self.t, self.tile, self.has_z, self.reduce_subgroups, self.keep_a))
     }
     fn lang(&self) -> &'static str {
         "wgsl"
@@ -406,7 +419,8 @@ pub fn backward(x: ScanInputs, saved_states: Option<Tensor<4>>, dout: Tensor<3>,
     ];
     if batch * len * d_inner > 0 {
         let args = arguments(&[&u, &delta, &z, &bc, &chan, &states, &dout, &dx, &dbc, &dchan], &params);
-        let kernel = BackwardKernel { workgroup: threads, n: n as u32, lanes, t: t as u32, tile, has_z, reduce_subgroups };
+        let keep_a = opts.keep_a.unwrap_or_else(keep_a_knob);
+        let kernel = BackwardKernel { workgroup: threads, n: n as u32, lanes, t: t as u32, tile, has_z, reduce_subgroups, keep_a };
         let count = CubeCount::Static((d_inner as u32).div_ceil(plan.workgroup), batch as u32, 1);
         client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(threads))), count, args);
     }
