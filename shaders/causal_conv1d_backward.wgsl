@@ -5,13 +5,15 @@
 //   dbias  = Σ_{b,t} dpre[t]
 // One thread per (column group, chunk of rows) walks its rows last to first, keeping dpre of the
 // K − 1 rows after the current one; pre is recomputed from x (nothing is saved by the forward).
-// dw and dbias leave as per-chunk partials, summed over the chunks by ops::sum_rows.
+// dw and dbias leave as per-chunk partials, summed over the chunks by ops::sum_rows. dx is f32,
+// or f16 where a tensor-core matmul's backward would cast it (`dx_ty`).
+{{enable_f16}}
 
 @group(0) @binding(0) var<storage, read_write> x: array<{{ty}}>;     // (batch, len, E / {{width}})
 @group(0) @binding(1) var<storage, read_write> wt: array<{{ty}}>;    // (K, E / {{width}}): w transposed
 @group(0) @binding(2) var<storage, read_write> bias: array<{{ty}}>;  // (E / {{width}})
 @group(0) @binding(3) var<storage, read_write> du: array<{{ty}}>;    // (batch, len, E / {{width}})
-@group(0) @binding(4) var<storage, read_write> dx: array<{{ty}}>;    // (batch, len, E / {{width}})
+@group(0) @binding(4) var<storage, read_write> dx: array<{{dx_ty}}>; // (batch, len, E / {{width}})
 @group(0) @binding(5) var<storage, read_write> part: array<{{ty}}>;  // (chunks, K + 1, E / {{width}}): dw[k] rows, then dbias
 
 struct Info {
@@ -83,7 +85,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
                 acc += w[K - 1u - j] * win[j];
             }
         }
-        dx[r * info.groups + g] = acc;
+        dx[r * info.groups + g] = {{dx_ty}}(acc);
         for (var k = 0u; k < K; k++) {
             dw[k] += win[0] * x_at(r, t, k, g);
         }

@@ -2,12 +2,14 @@
 //   LayerNorm: y = (x − mean) / sqrt(var + ε) · g + b      RMSNorm: y = x / sqrt(mean(x²) + ε) · g
 // One workgroup per chunk of rows, row after row; each thread keeps {{cols}} vec4 of the row in
 // registers, and the row's sums go through workgroup memory. The per-row statistics the backward
-// needs (mean, sqrt(var + ε)) are written beside y.
+// needs (mean, sqrt(var + ε)) are written beside y, in f32 or (for a tensor-core matmul that
+// would cast it) f16: `y_ty`.
+{{enable_f16}}
 
 @group(0) @binding(0) var<storage, read_write> x: array<vec4<f32>>;     // (rows, d / 4)
 @group(0) @binding(1) var<storage, read_write> g: array<vec4<f32>>;     // (d / 4)
 @group(0) @binding(2) var<storage, read_write> b: array<vec4<f32>>;     // (d / 4); unread for RMSNorm
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;     // (rows, d / 4)
+@group(0) @binding(3) var<storage, read_write> y: array<{{y_ty}}>;     // (rows, d / 4)
 @group(0) @binding(4) var<storage, read_write> stats: array<f32>;       // (rows, 2): mean (0 for RMSNorm), sqrt(var + ε)
 
 struct Info {
@@ -65,7 +67,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
                 if !RMS {
                     o += b[i];
                 }
-                y[r * info.d4 + i] = o;
+                y[r * info.d4 + i] = {{y_ty}}(o);
             }
         }
         if lid == 0u {

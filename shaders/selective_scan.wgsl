@@ -17,7 +17,8 @@
 //
 // Template constants (set in Rust from the device limits and the shape): WG, N, TILE, MODE, HAS_Z;
 // and the storage format of u, Δ, z: f32, f16 (adapters with shader-f16), or f16 pairs packed
-// in u32 words (`unpack2x16float`, for adapters without it): `in_ty` and the `load_*` bodies.
+// in u32 words (`unpack2x16float`, for adapters without it): `in_ty` and the `load_*` bodies;
+// `out_ty`: f32, or f16 where a tensor-core matmul would cast the output.
 {{ enable_f16 }}
 
 const WG: u32 = {{ wg }}u;
@@ -49,7 +50,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> bc: array<f32>;     // (batch, len, bc_stride): B_t at 0.., C_t at c_offset..
 @group(0) @binding(4) var<storage, read_write> chan: array<f32>;   // A (d_inner, N) | D (d_inner) | delta_bias (d_inner)
 @group(0) @binding(5) var<storage, read_write> states: array<f32>; // (batch, n_chunks, d_inner, 2N): [h | decay]
-@group(0) @binding(6) var<storage, read_write> out: array<f32>;    // (batch, len, d_inner)
+@group(0) @binding(6) var<storage, read_write> out: array<{{ out_ty }}>; // (batch, len, d_inner)
 @group(0) @binding(7) var<storage, read_write> saved: array<f32>;  // (batch, ceil(len / save_every), N, d_inner); 1 dummy element when not saving
 @group(0) @binding(8) var<uniform> p: Params;
 
@@ -124,7 +125,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
                         let zt = load_z(i);
                         y *= zt / (1.0 + exp(-zt));
                     }
-                    out[i] = y;
+                    out[i] = {{ out_ty }}(y);
                 }
             }
         }

@@ -28,10 +28,14 @@
 // With KEEP_A the recompute also keeps a_t = exp2(Δ_t·A·log2 e) of each step, so the walk does
 // not evaluate it again (half the exponentials, T·NP more registers).
 //
+// d(delta) and dz go to `dx` in f32, or to `dh` in f16 where a tensor-core matmul's backward
+// would cast them (DV16, DZ16; DV_AT, DZ_AT: their planes in the buffer they go to).
+//
 // Template constants: WG (invocations per workgroup: channels × P), N (state size), P (lanes per
 // channel, a power of two dividing N), T (chunk length), TILE (a multiple of T), HAS_Z,
-// WG_REDUCE, SGS (subgroups per workgroup when reducing over it, else 1), KEEP_A and the lengths
-// of `red` and `ahist`.
+// WG_REDUCE, SGS (subgroups per workgroup when reducing over it, else 1), KEEP_A, the lengths
+// of `red` and `ahist`, DV16, DZ16, DV_AT, DZ_AT and `dh_ty`.
+{{ enable_f16 }}
 
 const WG: u32 = {{ wg }}u;
 const N: u32 = {{ n }}u;
@@ -43,6 +47,11 @@ const HAS_Z: bool = {{ has_z }};
 const WG_REDUCE: bool = {{ wg_reduce }};
 const SGS: u32 = {{ sgs }}u;
 const KEEP_A: bool = {{ keep_a }};
+const DV16: bool = {{ dv16 }};
+const DZ16: bool = {{ dz16 }};
+const DV_AT: u32 = {{ dv_at }}u;
+const DZ_AT: u32 = {{ dz_at }}u;
+alias dh_t = {{ dh_ty }};
 const LOG2E: f32 = 1.4426950408889634;
 
 struct Params {
@@ -63,10 +72,11 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> chan: array<f32>;   // A (d_inner, N) | D (d_inner) | delta_bias (d_inner)
 @group(0) @binding(5) var<storage, read_write> states: array<f32>; // (batch, n_chunks, N, d_inner): h entering each chunk
 @group(0) @binding(6) var<storage, read_write> dout: array<f32>;   // (batch, len, d_inner)
-@group(0) @binding(7) var<storage, read_write> dx: array<f32>;     // (3, batch, len, d_inner): du | d(delta) | dz
+@group(0) @binding(7) var<storage, read_write> dx: array<f32>;     // (1–3, batch, len, d_inner): du | d(delta) | dz, those in f32
 @group(0) @binding(8) var<storage, read_write> dbc: array<f32>;    // (n_groups, batch, len, 2N): partial dB | dC (group-major: summed as rows)
 @group(0) @binding(9) var<storage, read_write> dchan: array<f32>;  // (batch, d_inner, N + 2): dA | dD | dbias per sequence
-@group(0) @binding(10) var<uniform> p: Params;
+@group(0) @binding(10) var<storage, read_write> dh: array<dh_t>;  // (1–2, batch, len, d_inner): d(delta) | dz, those in f16; 1 dummy element when none
+@group(0) @binding(11) var<uniform> p: Params;
 
 var<workgroup> bc_tile: array<f32, TILE * 2u * N>; // (TILE, 2N): B_t | C_t of the current tile
 var<workgroup> red: array<f32, {{ red_len }}u>; // (T, SGS, 2N) with WG_REDUCE, else (1): each subgroup's dB_t | dC_t of the chunk
@@ -262,8 +272,8 @@ fn main(
                     dbias_acc += dv;
                     if (live && part == 0u) {
                         dx[i] = du;
-                        dx[plane + i] = dv;
-                        dx[2u * plane + i] = dz;
+                        if (DV16) { dh[DV_AT * plane + i] = dh_t(dv); } else { dx[DV_AT * plane + i] = dv; }
+                        if (DZ16) { dh[DZ_AT * plane + i] = dh_t(dz); } else { dx[DZ_AT * plane + i] = dz; }
                     }
                 }
             }

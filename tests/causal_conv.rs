@@ -3,8 +3,8 @@
 
 mod common;
 use burn::tensor::{Distribution, Tensor};
-use common::{assert_all_close, host as v};
-use rankmamba::ops::causal_conv::{causal_conv1d_silu, reference};
+use common::{assert_all_close, assert_is_f16_of, host as v};
+use rankmamba::ops::causal_conv::{causal_conv1d_silu, causal_conv1d_silu_grad_as, reference};
 
 /// Output and the gradients of x, w and bias: kernel against reference.
 fn check(dev: &burn::tensor::Device, batch: usize, len: usize, e: usize, k: usize, bias: bool) {
@@ -41,5 +41,36 @@ fn causal_conv_and_its_gradients_match_the_reference() {
     // a Mamba-130m layer of a 64 × 512 training step (slow on a CPU adapter: GPU runs only)
     if std::env::var("RANKMAMBA_TRAINING_SHAPES").as_deref() == Ok("1") {
         check(&dev, 64, 512, 1536, 4, true);
+    }
+}
+
+/// The backward writing dx in f16 (for the tensor cores) gives the f16 rounding of the f32 dx,
+/// and the same output, dw and dbias.
+#[test]
+fn the_input_gradient_in_f16_is_the_cast_of_f32() {
+    use burn::tensor::DType;
+    if std::env::var("RANKMAMBA_SKIP_WGPU").as_deref() == Ok("1") {
+        return;
+    }
+    // (the adapter's features are known once the device exists)
+    let dev = rankmamba::DeviceChoice::Wgpu.device().unwrap().autodiff();
+    if !rankmamba::device::wgpu_has_shader_f16() {
+        return;
+    }
+    // vec4 and scalar channels
+    for (batch, len, e) in [(3, 70, 64), (2, 37, 22)] {
+        let r = |s: [usize; 3]| Tensor::<3>::random(s, Distribution::Uniform(-1.0, 1.0), &dev);
+        let (x0, w0, g) = (r([batch, len, e]), r([e, 1, 4]), r([batch, len, e]));
+        let b0 = Tensor::<1>::random([e], Distribution::Uniform(-1.0, 1.0), &dev);
+        let run = |dx: DType| {
+            let (x, w, b) = (x0.clone().detach().require_grad(), w0.clone().detach().require_grad(), b0.clone().detach().require_grad());
+            let u = causal_conv1d_silu_grad_as(x.clone(), w.clone(), Some(b.clone()), dx);
+            let grads = (u.clone() * g.clone()).sum().backward();
+            (v(u.detach()), x.grad(&grads).unwrap(), v(w.grad(&grads).unwrap()), v(b.grad(&grads).unwrap()))
+        };
+        let ((u16, dx16, dw16, db16), (u32, dx32, dw32, db32)) = (run(DType::F16), run(DType::F32));
+        let what = format!("batch {batch}, len {len}, E {e}");
+        assert_is_f16_of(&what, dx16, dx32);
+        assert_eq!((u16, dw16, db16), (u32, dw32, db32), "{what}: u, dw, dbias");
     }
 }

@@ -3,8 +3,8 @@
 
 mod common;
 use burn::tensor::{Distribution, Tensor};
-use common::{assert_all_close, host as v};
-use rankmamba::ops::norm::{layer_norm, reference, rms_norm};
+use common::{assert_all_close, assert_is_f16_of, host as v};
+use rankmamba::ops::norm::{layer_norm, reference, rms_norm, rms_norm_as};
 
 fn check(dev: &burn::tensor::Device, batch: usize, len: usize, d: usize, layer: bool) {
     let dev = dev.clone().autodiff();
@@ -44,5 +44,36 @@ fn norms_and_their_gradients_match_the_reference() {
         if std::env::var("RANKMAMBA_TRAINING_SHAPES").as_deref() == Ok("1") {
             check(&dev, 64, 512, 768, layer);
         }
+    }
+}
+
+/// RMSNorm written in f16 (for the tensor cores) is the f16 rounding of the f32 kernel's output,
+/// and its backward takes an f16 gradient as the f32 one would (the same dx and dg).
+#[test]
+fn rms_norm_in_f16_is_the_cast_of_f32() {
+    use burn::tensor::DType;
+    if std::env::var("RANKMAMBA_SKIP_WGPU").as_deref() == Ok("1") {
+        return;
+    }
+    // (the adapter's features are known once the device exists)
+    let dev = rankmamba::DeviceChoice::Wgpu.device().unwrap().autodiff();
+    if !rankmamba::device::wgpu_has_shader_f16() {
+        return;
+    }
+    for (rows, d) in [(3, 36), (300, 768)] {
+        let x0 = Tensor::<2>::random([rows, d], Distribution::Uniform(-2.0, 3.0), &dev);
+        let dy = Tensor::<2>::random([rows, d], Distribution::Uniform(-1.0, 1.0), &dev);
+        let g0 = Tensor::<1>::random([d], Distribution::Uniform(0.5, 1.5), &dev);
+        let run = |f16: bool| {
+            let (x, g) = (x0.clone().detach().require_grad(), g0.clone().detach().require_grad());
+            let y = if f16 { rms_norm_as(x.clone(), g.clone(), 1e-5, DType::F16) } else { rms_norm(x.clone(), g.clone(), 1e-5) };
+            // the gradient reaches the norm in f16 both ways (the casts' backward)
+            let grads = (y.clone().cast(DType::F16).cast(DType::F32) * dy.clone()).sum().backward();
+            (y.detach(), v(x.grad(&grads).unwrap()), v(g.grad(&grads).unwrap()))
+        };
+        let ((y16, dx16, dg16), (y32, dx32, dg32)) = (run(true), run(false));
+        let what = format!("rows {rows}, d {d}");
+        assert_is_f16_of(&what, y16, y32);
+        assert_eq!((dx16, dg16), (dx32, dg32), "{what}: gradients");
     }
 }

@@ -2,6 +2,7 @@
 //! printed on failure), shapes that are not multiples of the workgroup size, single-pass and
 //! chunked plans, outputs poisoned with NaN before the launch so unwritten elements fail.
 
+mod common;
 use rankmamba::ops::selective_scan::reference::relative_error;
 use rankmamba::ops::selective_scan::wgpu::{forward, ScanOptions};
 use rankmamba::ops::selective_scan::{selective_scan, HostScan};
@@ -242,6 +243,58 @@ fn autodiff_gradients_match_f64_on_every_backend() {
                 ("z", vec_of(keep.7.grad(&grads).unwrap())),
             ];
             assert_grads(&format!("autodiff on {dev:?} ({b}, {l}, {e}, {n})"), got, &want, s);
+        }
+    }
+}
+
+/// The output (forward) and the gradients of Δ and z (backward) written in f16 for the tensor
+/// cores are the f16 rounding of the f32 results; every other gradient is unchanged.
+#[test]
+fn f16_results_are_the_cast_f32_results() {
+    use burn::tensor::DType;
+    use common::assert_is_f16_of;
+    use rankmamba::ops::selective_scan::HalfResults;
+    let Some(dev) = wgpu() else { return };
+    if !rankmamba::device::wgpu_has_shader_f16() || !rankmamba::device::wgpu_has_subgroups() {
+        return;
+    }
+    for (b, l, e, n) in [(2, 7, 5, 16), (3, 130, 48, 16), (1, 33, 4, 4)] {
+        let s = seed();
+        let host = HostScan::random(b, l, e, n, true, s);
+        let dout = HostScan::random(b, l, e, 1, false, s ^ 1).u;
+        let every = backward_chunk_len(n);
+        let run = |half: HalfResults| {
+            let opts = ScanOptions { save_every: Some(every), poison: true, half, ..Default::default() };
+            let fwd = forward(host.to_inputs(&dev), &opts);
+            let dout_t = Tensor::<3>::from_data(TensorData::new(dout.clone(), [b, l, e]), &dev);
+            (fwd.out, backward(host.to_inputs(&dev), fwd.saved_states, dout_t, &opts))
+        };
+        let (out32, g32) = run(HalfResults::default());
+        let what = format!("({b}, {l}, {e}, {n}), seed {s}");
+        // each alone (the planes the others take move) and all three
+        for half in [
+            HalfResults { out: true, ..Default::default() },
+            HalfResults { delta_grad: true, ..Default::default() },
+            HalfResults { z_grad: true, ..Default::default() },
+            HalfResults { out: true, delta_grad: true, z_grad: true },
+        ] {
+            let (out, g) = run(half);
+            let what = format!("{what}, {half:?}");
+            let same_or_f16 = |name: &str, f16: bool, got: Tensor<3>, want: Tensor<3>| {
+                if f16 {
+                    assert_is_f16_of(&format!("{what}: {name}"), got, want);
+                } else {
+                    assert_eq!(got.dtype(), DType::F32, "{what}: {name}");
+                    assert_eq!(vec_of(got), vec_of(want), "{what}: {name}");
+                }
+            };
+            same_or_f16("out", half.out, out, out32.clone());
+            same_or_f16("d(delta)", half.delta_grad, g.delta, g32.delta.clone());
+            same_or_f16("dz", half.z_grad, g.z.unwrap(), g32.z.clone().unwrap());
+            same_or_f16("du", false, g.u, g32.u.clone());
+            same_or_f16("dB", false, g.b, g32.b.clone());
+            assert_eq!(vec_of(g.a), vec_of(g32.a.clone()), "{what}: dA");
+            assert_eq!(vec_of(g.delta_bias), vec_of(g32.delta_bias.clone()), "{what}: d(delta_bias)");
         }
     }
 }

@@ -11,13 +11,14 @@
 use super::{expect_shape, fresh_head, param, Fields};
 use crate::error::{Error, Result};
 use crate::loader::{HostTensor, TensorSet};
-use crate::ops::causal_conv::causal_conv1d_silu;
+use crate::ops::causal_conv::causal_conv1d_silu_grad_as;
 use crate::ops::embedding::{embedding, TokenSegments};
-use crate::ops::selective_scan::{selective_scan, ScanInputs};
-use crate::ops::norm::rms_norm;
+use crate::ops::linear::takes_f16;
+use crate::ops::selective_scan::{selective_scan_with, HalfResults, ScanInputs};
+use crate::ops::norm::{rms_norm, rms_norm_as};
 use crate::ops::linear3_with;
 use burn::module::{Module, Param};
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{DType, Device, Int, Tensor};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -437,7 +438,8 @@ impl MambaReranker {
         let mut h = embedding(self.embeddings.val(), ids.reshape([b * l]), segments).reshape([b, l, d]);
         for layer in &self.layers {
             // pre-norm residual block; the residual stream stays f32
-            let normed = rms_norm(h.clone(), layer.norm.val(), self.config.norm_eps);
+            let f16 = Halves::of(&self.config, &h.device(), b * l);
+            let normed = rms_norm_as(h.clone(), layer.norm.val(), self.config.norm_eps, f16.dtype(f16.input));
             h = h + layer.mixer.forward(normed, &self.config);
         }
         let pooled = h.reshape([b * l, d]).select(0, rows); // (batch, d)
@@ -448,10 +450,42 @@ impl MambaReranker {
     }
 }
 
+/// Which activations of a Mamba block its kernels write in f16 because a tensor-core linear
+/// layer would cast them (`ops::linear::takes_f16`; none outside mixed precision): the normed
+/// input and the scan's output (forward), the gradients of the in_proj halves' outputs and of
+/// Δ (backward).
+#[derive(Debug, Clone, Copy)]
+struct Halves {
+    /// the normed input (in_proj's)
+    input: bool,
+    /// the gradients of in_proj's x and z halves (from the conv and the scan)
+    in_proj_grads: bool,
+    /// the gradient of Δ (dt_proj's output)
+    delta_grad: bool,
+    /// the scan's gated output (out_proj's input)
+    gated: bool,
+}
+
+impl Halves {
+    fn of(cfg: &MambaConfig, device: &Device, rows: usize) -> Self {
+        let (d, e, r) = (cfg.hidden_size, cfg.intermediate_size, cfg.dt_rank);
+        // linear(x (rows, k), w (n, k)) keeps x and dy in f16
+        let takes = |n: usize, k: usize| takes_f16(device, rows, n, k, cfg.mixed_precision);
+        let in_proj = takes(e, d);
+        Halves { input: in_proj, in_proj_grads: in_proj, delta_grad: takes(e, r), gated: takes(d, e) }
+    }
+
+    fn dtype(&self, f16: bool) -> DType {
+        if f16 { DType::F16 } else { DType::F32 }
+    }
+}
+
 impl MambaMixer {
-    /// x (batch, len, d), already normed → (batch, len, d).
+    /// x (batch, len, d), already normed (f32, or f16 for tensor-core products) → (batch, len, d).
     pub fn forward(&self, x: Tensor<3>, cfg: &MambaConfig) -> Tensor<3> {
         let (e, n, r) = (cfg.intermediate_size, cfg.state_size, cfg.dt_rank);
+        let [batch, len, _] = x.dims();
+        let f16 = Halves::of(cfg, &x.device(), batch * len);
         // in_proj as its two halves (x and the gate z): each output is contiguous, where the
         // halves of one product would be strided views that the conv and the scan copy (and
         // whose gradients burn assembles with fills and slice-assigns)
@@ -463,7 +497,8 @@ impl MambaMixer {
         let (xs, z) = (half(0), half(1));
 
         // causal depthwise conv + SiLU: output t sees inputs t−K+1..t
-        let u = causal_conv1d_silu(xs, self.conv_weight.val(), self.conv_bias.as_ref().map(|p| p.val())); // (batch, len, E)
+        let conv_bias = self.conv_bias.as_ref().map(|p| p.val());
+        let u = causal_conv1d_silu_grad_as(xs, self.conv_weight.val(), conv_bias, f16.dtype(f16.in_proj_grads)); // (batch, len, E)
 
         let x_dbl = linear3_with(u.clone(), &self.x_proj.val(), None, cfg.mixed_precision); // (batch, len, R + 2N)
         let dt_low = x_dbl.clone().narrow(2, 0, r);
@@ -472,7 +507,8 @@ impl MambaMixer {
         // Δ bias + softplus, the D skip and the SiLU(z) gate are fused into the scan
         let delta = linear3_with(dt_low, &self.dt_proj.val(), None, cfg.mixed_precision);
         let a = self.a_log.val().exp().neg();
-        let gated = selective_scan(ScanInputs {
+        let half = HalfResults { out: f16.gated, delta_grad: f16.delta_grad, z_grad: f16.in_proj_grads };
+        let gated = selective_scan_with(ScanInputs {
             u,
             delta,
             delta_bias: self.dt_bias.val(),
@@ -481,7 +517,7 @@ impl MambaMixer {
             c,
             d: self.d.val(),
             z: Some(z),
-        });
+        }, half);
         linear3_with(gated, &self.out_proj.val(), self.out_proj_bias.as_ref().map(|p| p.val()).as_ref(), cfg.mixed_precision)
     }
 }

@@ -9,7 +9,7 @@
 //! recomputes the pre-activation instead of keeping it; dw and dbias come out as per-chunk
 //! partials summed by `ops::sum_rows`.
 
-use crate::ops::kernel::{arguments, cube, empty_f32, f32_lanes, is_wgsl_device, kernel_id, plain};
+use crate::ops::kernel::{arguments, cube, empty, empty_f32, f32_lanes, is_wgsl_device, kernel_id, out_lanes, plain};
 use crate::ops::sum_rows::{row_chunks, sum_rows_wgpu};
 use burn::backend::wgpu::{CubeDim, CubeTensor, KernelSource, SourceKernel, SourceTemplate};
 use burn::cubecl::prelude::{CubeCount, KernelId};
@@ -30,6 +30,13 @@ const MIN_ROWS_PER_THREAD: usize = 8;
 /// `SiLU(causal_conv1d(x, weight) + bias)` for `x` (batch, len, E), `weight` (E, 1, K) as
 /// PyTorch stores it, `bias` (E): (batch, len, E).
 pub fn causal_conv1d_silu(x: Tensor<3>, weight: Tensor<3>, bias: Option<Tensor<1>>) -> Tensor<3> {
+    causal_conv1d_silu_grad_as(x, weight, bias, DType::F32)
+}
+
+/// [`causal_conv1d_silu`] whose backward writes x's gradient in `dx` (f32 or f16) where the WGSL
+/// kernels run, else in f32: for a tensor-core linear layer's backward that would cast it
+/// (`ops::linear::takes_f16`).
+pub fn causal_conv1d_silu_grad_as(x: Tensor<3>, weight: Tensor<3>, bias: Option<Tensor<1>>, dx: DType) -> Tensor<3> {
     use burn::backend::autodiff::checkpoint::strategy::{BalancedCheckpointing, NoCheckpointing};
     use burn::backend::GradientCheckpointingStrategy as Strategy;
     let device = x.device();
@@ -43,8 +50,8 @@ pub fn causal_conv1d_silu(x: Tensor<3>, weight: Tensor<3>, bias: Option<Tensor<1
             let [b, l, _] = x.dims();
             plain(forward_wgpu(cube(x), cube(weight_t(weight)), cube(bias), b, l))
         }
-        Some(Strategy::Balanced) => autodiff::conv_autodiff::<BalancedCheckpointing>(x, weight, bias),
-        Some(_) => autodiff::conv_autodiff::<NoCheckpointing>(x, weight, bias),
+        Some(Strategy::Balanced) => autodiff::conv_autodiff::<BalancedCheckpointing>(x, weight, bias, dx),
+        Some(_) => autodiff::conv_autodiff::<NoCheckpointing>(x, weight, bias, dx),
     }
 }
 
@@ -68,6 +75,8 @@ struct ConvKernel {
     workgroup: u32,
     width: u32,
     k: u32,
+    /// the backward's dx in f16
+    dx_f16: bool,
 }
 
 impl KernelSource for ConvKernel {
@@ -77,9 +86,11 @@ impl KernelSource for ConvKernel {
             .register("width", self.width.to_string())
             .register("ty", f32_lanes(self.width))
             .register("k", self.k.to_string())
+            .register("enable_f16", if self.dx_f16 { "enable f16;" } else { "" })
+            .register("dx_ty", out_lanes(if self.dx_f16 { DType::F16 } else { DType::F32 }, self.width))
     }
     fn id(&self) -> KernelId {
-        kernel_id::<Self>().info((self.backward, self.workgroup, self.width, self.k))
+        kernel_id::<Self>().info((self.backward, self.workgroup, self.width, self.k, self.dx_f16))
     }
     fn lang(&self) -> &'static str {
         "wgsl"
@@ -114,21 +125,21 @@ fn forward_wgpu(x: CubeTensor, wt: CubeTensor, bias: CubeTensor, batch: usize, l
     let u = empty_f32(&x, &[batch, len, p.e]);
     if rows > 0 {
         let args = arguments(&[&x, &wt, &bias, &u], &[rows as u32, len as u32, p.groups as u32, p.per as u32]);
-        let kernel = ConvKernel { backward: false, workgroup: p.workgroup, width: p.width as u32, k: p.k as u32 };
+        let kernel = ConvKernel { backward: false, workgroup: p.workgroup, width: p.width as u32, k: p.k as u32, dx_f16: false };
         let count = CubeCount::Static((p.groups as u32).div_ceil(p.workgroup), p.chunks as u32, 1);
         x.client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(p.workgroup))), count, args);
     }
     u
 }
 
-/// (dx (batch, len, E), dw (E, 1, K), dbias (E)) for contiguous inputs.
-fn backward_wgpu(x: CubeTensor, wt: CubeTensor, bias: CubeTensor, du: CubeTensor, batch: usize, len: usize) -> (Tensor<3>, Tensor<3>, Tensor<1>) {
+/// (dx (batch, len, E) in `dx_dtype`, dw (E, 1, K), dbias (E)) for contiguous inputs.
+fn backward_wgpu(x: CubeTensor, wt: CubeTensor, bias: CubeTensor, du: CubeTensor, batch: usize, len: usize, dx_dtype: DType) -> (Tensor<3>, Tensor<3>, Tensor<1>) {
     let rows = batch * len;
     let p = launch_plan(&x, &wt, rows, BACKWARD_THREADS);
-    let dx = empty_f32(&x, &[batch, len, p.e]);
+    let dx = empty(&x, &[batch, len, p.e], dx_dtype);
     let part = empty_f32(&x, &[p.chunks, (p.k + 1) * p.e]);
     let args = arguments(&[&x, &wt, &bias, &du, &dx, &part], &[rows as u32, len as u32, p.groups as u32, p.per as u32]);
-    let kernel = ConvKernel { backward: true, workgroup: p.workgroup, width: p.width as u32, k: p.k as u32 };
+    let kernel = ConvKernel { backward: true, workgroup: p.workgroup, width: p.width as u32, k: p.k as u32, dx_f16: dx_dtype == DType::F16 };
     let count = CubeCount::Static((p.groups as u32).div_ceil(p.workgroup), p.chunks as u32, 1);
     x.client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(p.workgroup))), count, args);
     let sums = plain::<2>(sum_rows_wgpu(part, p.chunks, (p.k + 1) * p.e)).reshape([p.k + 1, p.e]);
@@ -149,19 +160,20 @@ mod autodiff {
     use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
     use burn::backend::wgpu::{CubeBackend, CubeTensor};
     use burn::backend::{Autodiff, DispatchKindConversion, DispatchTensor};
-    use burn::tensor::Tensor;
+    use burn::tensor::{DType, Tensor};
 
+    /// the dtype dx is written in
     #[derive(Debug)]
-    struct ConvBackward;
+    struct ConvBackward(DType);
 
     impl Backward<CubeBackend, 3> for ConvBackward {
         /// contiguous x (batch, len, E), wt (K, E), bias (E)
         type State = (CubeTensor, CubeTensor, CubeTensor);
         fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-            let du = cube(plain::<3>(grads.consume::<CubeBackend>(&ops.node)));
+            let du = cube(plain::<3>(grads.consume::<CubeBackend>(&ops.node)).cast(DType::F32));
             let (x, wt, bias) = ops.state;
             let (b, l) = (x.meta.shape()[0], x.meta.shape()[1]);
-            let (dx, dw, db) = backward_wgpu(x, wt, bias, du, b, l);
+            let (dx, dw, db) = backward_wgpu(x, wt, bias, du, b, l, self.0);
             let [px, pw, pb] = ops.parents;
             for (parent, grad) in [(px, raw(dx)), (pw, raw(dw)), (pb, raw(db))] {
                 if let Some(node) = parent {
@@ -171,7 +183,7 @@ mod autodiff {
         }
     }
 
-    pub fn conv_autodiff<C: CheckpointStrategy>(x: Tensor<3>, w: Tensor<3>, bias: Tensor<1>) -> Tensor<3>
+    pub fn conv_autodiff<C: CheckpointStrategy>(x: Tensor<3>, w: Tensor<3>, bias: Tensor<1>, dx: DType) -> Tensor<3>
     where
         DispatchTensor: DispatchKindConversion<Autodiff<CubeBackend, C>>,
     {
@@ -185,7 +197,7 @@ mod autodiff {
         let wt = cube(weight_t(plain(w.into_primitive())));
         let bias = cube(plain::<1>(bias.into_primitive()));
         let out = forward_wgpu(x.clone(), wt.clone(), bias.clone(), b, l);
-        let res = match ConvBackward.prepare::<C>(guards).compute_bound().stateful() {
+        let res = match ConvBackward(dx).prepare::<C>(guards).compute_bound().stateful() {
             OpsKind::Tracked(prep) => prep.finish((x, wt, bias), out),
             OpsKind::UnTracked(prep) => prep.finish(out),
         };

@@ -58,8 +58,25 @@ pub(crate) fn arguments(buffers: &[&CubeTensor], params: &[u32]) -> KernelArgume
 /// A fresh contiguous f32 tensor of `shape` on `like`'s device, its contents unset (the kernel
 /// writes it).
 pub(crate) fn empty_f32(like: &CubeTensor, shape: &[usize]) -> CubeTensor {
+    empty(like, shape, DType::F32)
+}
+
+/// [`empty_f32`] in `dtype` (f32 or f16: the kernels that write f16 for the tensor cores).
+pub(crate) fn empty(like: &CubeTensor, shape: &[usize], dtype: DType) -> CubeTensor {
     let n: usize = shape.iter().product();
-    CubeTensor::new_contiguous(like.client.clone(), like.device.clone(), Shape::from(shape.to_vec()), like.client.empty((n * 4).max(4)), DType::F32)
+    // (storage bindings are whole 4-byte words)
+    let bytes = (n * dtype.size()).next_multiple_of(4).max(4);
+    CubeTensor::new_contiguous(like.client.clone(), like.device.clone(), Shape::from(shape.to_vec()), like.client.empty(bytes), dtype)
+}
+
+/// The WGSL element type of a kernel output written as `dtype` (f16 or f32), `lanes` wide.
+pub(crate) fn out_lanes(dtype: DType, lanes: u32) -> &'static str {
+    match (dtype == DType::F16, lanes == 4) {
+        (true, true) => "vec4<f16>",
+        (true, false) => "f16",
+        (false, true) => "vec4<f32>",
+        (false, false) => "f32",
+    }
 }
 
 /// The WGSL type of `width` f32 lanes (a template value of the kernels that read vec4 columns

@@ -17,7 +17,7 @@
 
 use crate::ops::matmul::{coop_matmul_available, coop_shape, matmul_coop};
 use crate::ops::sum_rows::sum_rows;
-use burn::tensor::{DType, Tensor};
+use burn::tensor::{DType, Device, Tensor};
 
 /// `x · wᵀ (+ b)` for `x` (m, in), `w` (out, in), `b` (out).
 pub fn linear(x: Tensor<2>, w: &Tensor<2>, b: Option<&Tensor<1>>, mixed: bool) -> Tensor<2> {
@@ -111,6 +111,21 @@ fn all_on_tensor_cores(m: usize, n: usize, k: usize, plan: Plan) -> bool {
     plan.mixed && coop_dims(m, n, k).is_some() && coop_dims(m, k, n).is_some() && coop_dims(n, k, m).is_some()
 }
 
+/// Whether [`linear`] of x (m, k) and w (n, k) on `device` runs its forward and both backward
+/// products on the tensor cores with x and dy cast to f16. The kernel producing x (or dy) may
+/// then write it in f16 itself: the same rounding as the cast it saves (a Mamba-130m step's casts
+/// moved ~44 GB, BENCHMARKS.md §5). `RANKMAMBA_FUSED_CASTS=0` keeps the casts (a benchmark knob).
+pub fn takes_f16(device: &Device, m: usize, n: usize, k: usize, mixed: bool) -> bool {
+    static KNOB: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let fused = *KNOB.get_or_init(|| std::env::var("RANKMAMBA_FUSED_CASTS").as_deref() != Ok("0"));
+    fused
+        && mixed
+        && crate::ops::kernel::is_wgsl_device(device)
+        && !crate::ops::reference_ops()
+        && coop_matmul_available(device)
+        && all_on_tensor_cores(m, n, k, Plan { mixed: true, fast_backward: true })
+}
+
 fn forward(x: Tensor<2>, w: Tensor<2>, b: Option<Tensor<1>>, mixed: bool) -> Tensor<2> {
     add_bias(product(x, w.transpose(), mixed), b.as_ref())
 }
@@ -197,7 +212,8 @@ mod autodiff {
             let dy = plain::<2>(grads.consume::<CubeBackend>(&ops.node));
             let [px, pw, pb] = ops.parents;
             if let Some(node) = pb {
-                grads.register::<CubeBackend>(node.id, raw(sum_rows(dy.clone())));
+                // (an f16 dy, from a kernel that wrote it for the products, summed in f32)
+                grads.register::<CubeBackend>(node.id, raw(sum_rows(dy.clone().cast(DType::F32))));
             }
             input_grads(self.0, &dy, ops.state, px.map(|n| n.id), pw.map(|n| n.id), grads);
         }

@@ -7,7 +7,7 @@
 //! forward keeps each row's mean and sqrt(var + ε) for the backward, whose weight and bias
 //! gradients come out as per-chunk partials summed by `ops::sum_rows`.
 
-use crate::ops::kernel::{arguments, cube, empty_f32, is_wgsl_device, kernel_id, plain};
+use crate::ops::kernel::{arguments, cube, empty, empty_f32, is_wgsl_device, kernel_id, out_lanes, plain};
 use crate::ops::sum_rows::{row_chunks, sum_rows_wgpu};
 use burn::backend::wgpu::{CubeDim, CubeTensor, KernelSource, SourceKernel, SourceTemplate};
 use burn::cubecl::prelude::{CubeCount, KernelId};
@@ -23,15 +23,21 @@ const MIN_ROWS_PER_GROUP: usize = 4;
 
 /// LayerNorm of `x` (…, d) with weight `g` and bias `b` (d).
 pub fn layer_norm<const D: usize>(x: Tensor<D>, g: Tensor<1>, b: Tensor<1>, eps: f64) -> Tensor<D> {
-    norm(x, g, Some(b), eps)
+    norm(x, g, Some(b), eps, DType::F32)
 }
 
 /// RMSNorm of `x` (…, d) with weight `g` (d): `x / sqrt(mean(x²) + eps) · g`.
 pub fn rms_norm<const D: usize>(x: Tensor<D>, g: Tensor<1>, eps: f64) -> Tensor<D> {
-    norm(x, g, None, eps)
+    norm(x, g, None, eps, DType::F32)
 }
 
-fn norm<const D: usize>(x: Tensor<D>, g: Tensor<1>, b: Option<Tensor<1>>, eps: f64) -> Tensor<D> {
+/// [`rms_norm`] written in `out` (f32 or f16) where the WGSL kernel runs, else in f32: for a
+/// tensor-core matmul that would cast it (`ops::linear::takes_f16`).
+pub fn rms_norm_as<const D: usize>(x: Tensor<D>, g: Tensor<1>, eps: f64, out: DType) -> Tensor<D> {
+    norm(x, g, None, eps, out)
+}
+
+fn norm<const D: usize>(x: Tensor<D>, g: Tensor<1>, b: Option<Tensor<1>>, eps: f64, out: DType) -> Tensor<D> {
     use burn::backend::autodiff::checkpoint::strategy::{BalancedCheckpointing, NoCheckpointing};
     use burn::backend::GradientCheckpointingStrategy as Strategy;
     let device = x.device();
@@ -43,9 +49,9 @@ fn norm<const D: usize>(x: Tensor<D>, g: Tensor<1>, b: Option<Tensor<1>>, eps: f
     let rows = dims.iter().product::<usize>() / d.max(1);
     let x2 = x.reshape([rows, d]);
     let y = match device.gradient_checkpointing_strategy() {
-        None => plain(forward_wgpu(cube(x2), cube(g), b.map(cube), eps).0),
-        Some(Strategy::Balanced) => autodiff::norm_autodiff::<BalancedCheckpointing>(x2, g, b, eps),
-        Some(_) => autodiff::norm_autodiff::<NoCheckpointing>(x2, g, b, eps),
+        None => plain(forward_wgpu(cube(x2), cube(g), b.map(cube), eps, out).0),
+        Some(Strategy::Balanced) => autodiff::norm_autodiff::<BalancedCheckpointing>(x2, g, b, eps, out),
+        Some(_) => autodiff::norm_autodiff::<NoCheckpointing>(x2, g, b, eps, out),
     };
     y.reshape(dims)
 }
@@ -73,6 +79,8 @@ struct NormKernel {
     rms: bool,
     workgroup: u32,
     cols: u32,
+    /// y's dtype (the forward)
+    out: DType,
 }
 
 impl KernelSource for NormKernel {
@@ -82,9 +90,11 @@ impl KernelSource for NormKernel {
             .register("cols", self.cols.to_string())
             .register("rms", self.rms.to_string())
             .register("workgroup_sum", WORKGROUP_SUM_WGSL)
+            .register("enable_f16", if self.out == DType::F16 { "enable f16;" } else { "" })
+            .register("y_ty", out_lanes(self.out, 4))
     }
     fn id(&self) -> KernelId {
-        kernel_id::<Self>().info((self.backward, self.rms, self.workgroup, self.cols))
+        kernel_id::<Self>().info((self.backward, self.rms, self.workgroup, self.cols, self.out == DType::F16))
     }
     fn lang(&self) -> &'static str {
         "wgsl"
@@ -101,11 +111,11 @@ fn plan(x: &CubeTensor, rows: usize, d4: usize) -> (u32, u32, usize, usize) {
     (workgroup, cols, chunks, per)
 }
 
-/// (y (rows, d), stats (rows, 2)) for contiguous x (rows, d), g and b (d).
-fn forward_wgpu(x: CubeTensor, g: CubeTensor, b: Option<CubeTensor>, eps: f64) -> (CubeTensor, CubeTensor) {
+/// (y (rows, d) in `out`, stats (rows, 2)) for contiguous x (rows, d), g and b (d).
+fn forward_wgpu(x: CubeTensor, g: CubeTensor, b: Option<CubeTensor>, eps: f64, out: DType) -> (CubeTensor, CubeTensor) {
     let (rows, d) = (x.meta.shape()[0], x.meta.shape()[1]);
     let (workgroup, cols, chunks, per) = plan(&x, rows, d / 4);
-    let y = empty_f32(&x, &[rows, d]);
+    let y = empty(&x, &[rows, d], out);
     let stats = empty_f32(&x, &[rows, 2]);
     let rms = b.is_none();
     // RMSNorm reads no bias, but the binding needs a buffer of its own: WebGPU refuses one
@@ -113,7 +123,7 @@ fn forward_wgpu(x: CubeTensor, g: CubeTensor, b: Option<CubeTensor>, eps: f64) -
     let b = b.unwrap_or_else(|| empty_f32(&x, &[4]));
     if rows > 0 {
         let args = arguments(&[&x, &g, &b, &y, &stats], &[rows as u32, (d / 4) as u32, per as u32, (eps as f32).to_bits()]);
-        let kernel = NormKernel { backward: false, rms, workgroup, cols };
+        let kernel = NormKernel { backward: false, rms, workgroup, cols, out };
         x.client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(workgroup))), CubeCount::Static(chunks as u32, 1, 1), args);
     }
     (y, stats)
@@ -126,7 +136,7 @@ fn backward_wgpu(x: CubeTensor, g: CubeTensor, stats: CubeTensor, dy: CubeTensor
     let dx = empty_f32(&x, &[rows, d]);
     let part = empty_f32(&x, &[chunks, 2 * d]);
     let args = arguments(&[&x, &g, &stats, &dy, &dx, &part], &[rows as u32, (d / 4) as u32, per as u32, 0]);
-    let kernel = NormKernel { backward: true, rms, workgroup, cols };
+    let kernel = NormKernel { backward: true, rms, workgroup, cols, out: DType::F32 };
     x.client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(workgroup))), CubeCount::Static(chunks as u32, 1, 1), args);
     let sums = plain::<2>(sum_rows_wgpu(part, chunks, 2 * d)).reshape([2, d]);
     (plain(dx), sums.clone().narrow(0, 0, 1).reshape([d]), sums.narrow(0, 1, 1).reshape([d]))
@@ -143,7 +153,7 @@ mod autodiff {
     use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
     use burn::backend::wgpu::{CubeBackend, CubeTensor};
     use burn::backend::{Autodiff, DispatchKindConversion, DispatchTensor};
-    use burn::tensor::Tensor;
+    use burn::tensor::{DType, Tensor};
 
     /// x (rows, d), g (d), stats (rows, 2)
     type State = (CubeTensor, CubeTensor, CubeTensor);
@@ -157,7 +167,8 @@ mod autodiff {
     impl Backward<CubeBackend, 2> for RmsBackward {
         type State = State;
         fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
-            let dy = cube(plain::<2>(grads.consume::<CubeBackend>(&ops.node)));
+            // (f32 for the kernel; a no-op unless an f16 y's gradient came in f16)
+            let dy = cube(plain::<2>(grads.consume::<CubeBackend>(&ops.node)).cast(DType::F32));
             let (x, g, stats) = ops.state;
             let (dx, dg, _) = backward_wgpu(x, g, stats, dy, true);
             let [px, pg] = ops.parents;
@@ -172,7 +183,8 @@ mod autodiff {
     impl Backward<CubeBackend, 3> for LayerNormBackward {
         type State = State;
         fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-            let dy = cube(plain::<2>(grads.consume::<CubeBackend>(&ops.node)));
+            // (f32 for the kernel; a no-op unless an f16 y's gradient came in f16)
+            let dy = cube(plain::<2>(grads.consume::<CubeBackend>(&ops.node)).cast(DType::F32));
             let (x, g, stats) = ops.state;
             let (dx, dg, db) = backward_wgpu(x, g, stats, dy, false);
             let [px, pg, pb] = ops.parents;
@@ -184,7 +196,7 @@ mod autodiff {
         }
     }
 
-    pub fn norm_autodiff<C: CheckpointStrategy>(x: Tensor<2>, g: Tensor<1>, b: Option<Tensor<1>>, eps: f64) -> Tensor<2>
+    pub fn norm_autodiff<C: CheckpointStrategy>(x: Tensor<2>, g: Tensor<1>, b: Option<Tensor<1>>, eps: f64, out: DType) -> Tensor<2>
     where
         DispatchTensor: DispatchKindConversion<Autodiff<CubeBackend, C>>,
     {
@@ -195,7 +207,7 @@ mod autodiff {
         let (x, g) = (cube(plain::<2>(x.into_primitive())), cube(plain::<1>(g.into_primitive())));
         let res = match b {
             None => {
-                let (y, stats) = forward_wgpu(x.clone(), g.clone(), None, eps);
+                let (y, stats) = forward_wgpu(x.clone(), g.clone(), None, eps, out);
                 match RmsBackward.prepare::<C>([xn, gn]).compute_bound().stateful() {
                     OpsKind::Tracked(prep) => prep.finish((x, g, stats), y),
                     OpsKind::UnTracked(prep) => prep.finish(y),
@@ -205,7 +217,7 @@ mod autodiff {
                 let b = b.try_into_primitive::<Ad<C>>().expect("b on the autodiff device");
                 let bn = b.node();
                 let b = cube(plain::<1>(b.into_primitive()));
-                let (y, stats) = forward_wgpu(x.clone(), g.clone(), Some(b), eps);
+                let (y, stats) = forward_wgpu(x.clone(), g.clone(), Some(b), eps, out);
                 match LayerNormBackward.prepare::<C>([xn, gn, bn]).compute_bound().stateful() {
                     OpsKind::Tracked(prep) => prep.finish((x, g, stats), y),
                     OpsKind::UnTracked(prep) => prep.finish(y),

@@ -70,3 +70,15 @@ pub fn assert_all_close(what: &str, got: &[(&str, Vec<f32>)], want: &[(&str, Vec
         assert!(e <= bound, "{what}: {name} relative error {e:e} > {bound:e}");
     }
 }
+
+/// `got` is an f16 tensor holding exactly the f16 rounding of `want` (f32): what a kernel that
+/// writes f16 for the tensor cores must give in place of the cast it saves.
+pub fn assert_is_f16_of<const D: usize>(what: &str, got: burn::tensor::Tensor<D>, want: burn::tensor::Tensor<D>) {
+    use burn::tensor::DType;
+    assert_eq!(got.dtype(), DType::F16, "{what}: written as {:?}, not f16", got.dtype());
+    let bits = |t: burn::tensor::Tensor<D>| t.into_data().try_to_vec::<half::f16>().unwrap().into_iter().map(|h| h.to_bits()).collect::<Vec<u16>>();
+    let (g, w) = (bits(got), bits(want.cast(DType::F16)));
+    assert_eq!(g.len(), w.len(), "{what}: length");
+    let differ = g.iter().zip(&w).filter(|(a, b)| a != b).count();
+    assert_eq!(differ, 0, "{what}: {differ} of {} f16 values differ from the cast f32 result", w.len());
+}

@@ -2,7 +2,7 @@
 //! backward's length; the registered backward runs `shaders/selective_scan_backward.wgsl`.
 
 use super::wgpu::{backward, backward_chunk_len, forward, ScanOptions};
-use super::ScanInputs;
+use super::{HalfResults, ScanInputs};
 use crate::ops::kernel::{plain, raw};
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -10,7 +10,7 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::wgpu::{CubeBackend, CubeTensor};
 use burn::backend::{Autodiff, DispatchKindConversion, DispatchTensor};
-use burn::tensor::Tensor;
+use burn::tensor::{DType, Tensor};
 
 type Ad<C> = Autodiff<CubeBackend, C>;
 
@@ -21,8 +21,9 @@ struct Saved {
     saved_states: Option<CubeTensor>,
 }
 
+/// which gradients are written in f16
 #[derive(Debug)]
-struct ScanBackward;
+struct ScanBackward(HalfResults);
 
 /// The gated scan's inputs from raw tensors in [`ScanInputs`] order (u, Δ, bias, A, B, C, D, z).
 fn inputs(raw: [CubeTensor; 8]) -> ScanInputs {
@@ -43,8 +44,10 @@ impl Backward<CubeBackend, 8> for ScanBackward {
     type State = Saved;
 
     fn backward(self, ops: Ops<Saved, 8>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
-        let dout = plain::<3>(grads.consume::<CubeBackend>(&ops.node));
-        let g = backward(inputs(ops.state.inputs), ops.state.saved_states.map(plain::<4>), dout, &ScanOptions::default());
+        // (f32 for the kernel; a no-op unless an f16 output's gradient came in f16)
+        let dout = plain::<3>(grads.consume::<CubeBackend>(&ops.node)).cast(DType::F32);
+        let opts = ScanOptions { half: self.0, ..Default::default() };
+        let g = backward(inputs(ops.state.inputs), ops.state.saved_states.map(plain::<4>), dout, &opts);
         let z = g.z.expect("the gated scan has a z gradient");
         let grads_in: [CubeTensor; 8] =
             [raw(g.u), raw(g.delta), raw(g.delta_bias), raw(g.a), raw(g.b), raw(g.c), raw(g.d), raw(z)];
@@ -57,7 +60,7 @@ impl Backward<CubeBackend, 8> for ScanBackward {
 }
 
 /// The gated scan with gradients, for a wgpu autodiff device with checkpoint strategy `C`.
-pub fn selective_scan_autodiff<C: CheckpointStrategy>(x: ScanInputs) -> Tensor<3>
+pub fn selective_scan_autodiff<C: CheckpointStrategy>(x: ScanInputs, half: HalfResults) -> Tensor<3>
 where
     DispatchTensor: DispatchKindConversion<Ad<C>>,
 {
@@ -83,9 +86,9 @@ where
     ];
     let n = raw_inputs[3].meta.shape()[1];
     let run = |raw: &[CubeTensor; 8], save_every: Option<usize>| {
-        forward(inputs(raw.clone()), &ScanOptions { save_every, ..Default::default() })
+        forward(inputs(raw.clone()), &ScanOptions { save_every, half, ..Default::default() })
     };
-    let out = match ScanBackward.prepare::<C>(guards).compute_bound().stateful() {
+    let out = match ScanBackward(half).prepare::<C>(guards).compute_bound().stateful() {
         OpsKind::Tracked(prep) => {
             // the training forward: the state entering every chunk of the backward's length kept
             let fwd = run(&raw_inputs, Some(backward_chunk_len(n)));

@@ -37,8 +37,26 @@ pub struct ScanInputs {
     pub z: Option<Tensor<3>>,
 }
 
+/// Results the WGSL kernels write in f16 instead of f32, for tensor-core linear layers that
+/// would cast them (`ops::linear::takes_f16`: the same rounding, without the cast). The
+/// reference path writes f32 whatever this says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct HalfResults {
+    /// the output
+    pub out: bool,
+    /// the gradient of `delta`
+    pub delta_grad: bool,
+    /// the gradient of `z`
+    pub z_grad: bool,
+}
+
 /// The scan on the best path for the inputs' device.
 pub fn selective_scan(x: ScanInputs) -> Tensor<3> {
+    selective_scan_with(x, HalfResults::default())
+}
+
+/// [`selective_scan`], writing what `half` says in f16 where the WGSL kernels run.
+pub fn selective_scan_with(x: ScanInputs, half: HalfResults) -> Tensor<3> {
     use burn::backend::autodiff::checkpoint::strategy::{BalancedCheckpointing, NoCheckpointing};
     use burn::backend::GradientCheckpointingStrategy as Strategy;
     let device = x.u.device();
@@ -46,10 +64,10 @@ pub fn selective_scan(x: ScanInputs) -> Tensor<3> {
         return selective_scan_reference(x);
     }
     match device.gradient_checkpointing_strategy() {
-        None => wgpu::forward(x, &wgpu::ScanOptions::default()).out,
+        None => wgpu::forward(x, &wgpu::ScanOptions { half, ..Default::default() }).out,
         // the WGSL backward reduces across channels with subgroup operations
         Some(_) if x.z.is_none() || !crate::device::wgpu_has_subgroups() => selective_scan_reference(x),
-        Some(Strategy::Balanced) => autodiff::selective_scan_autodiff::<BalancedCheckpointing>(x),
-        Some(_) => autodiff::selective_scan_autodiff::<NoCheckpointing>(x),
+        Some(Strategy::Balanced) => autodiff::selective_scan_autodiff::<BalancedCheckpointing>(x, half),
+        Some(_) => autodiff::selective_scan_autodiff::<NoCheckpointing>(x, half),
     }
 }

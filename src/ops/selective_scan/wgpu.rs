@@ -8,7 +8,7 @@
 //! size come from the device limits and the shape ([`ScanPlan`]). Training keeps the state
 //! entering every T-th step (the backward's chunk length), written by the output pass.
 
-use super::ScanInputs;
+use super::{HalfResults, ScanInputs};
 pub use crate::ops::InputFormat;
 use crate::ops::kernel::{arguments, client_of, cube, kernel_id, plain};
 use crate::ops::sum_rows::sum_rows;
@@ -41,6 +41,9 @@ pub struct ScanOptions {
     /// The backward: keep each step's a_t from the recompute for the walk instead of evaluating
     /// the exponential again (else `RANKMAMBA_SCAN_KEEP_A=1`, default off).
     pub keep_a: Option<bool>,
+    /// The output (forward) and the gradients of Δ and z (backward) written in f16 (needs the
+    /// adapter's `shader-f16`).
+    pub half: HalfResults,
 }
 
 /// How one scan is laid out on the device.
@@ -98,6 +101,7 @@ struct ScanKernel {
     mode: u32,
     has_z: bool,
     format: InputFormat,
+    out_f16: bool,
 }
 
 impl KernelSource for ScanKernel {
@@ -109,9 +113,12 @@ impl KernelSource for ScanKernel {
             .register("tile", self.tile.to_string())
             .register("mode", self.mode.to_string())
             .register("has_z", self.has_z.to_string())
+            .register("out_ty", if self.out_f16 { "f16" } else { "f32" })
+            // (replaces the input format's line: one `enable` for both)
+            .register("enable_f16", if self.out_f16 || self.format == InputFormat::F16 { "enable f16;" } else { "" })
     }
     fn id(&self) -> KernelId {
-        kernel_id::<Self>().info((self.workgroup, self.n, self.tile, self.mode, self.has_z, self.format))
+        kernel_id::<Self>().info((self.workgroup, self.n, self.tile, self.mode, self.has_z, self.format, self.out_f16))
     }
     fn lang(&self) -> &'static str {
         "wgsl"
@@ -195,12 +202,15 @@ pub fn forward(x: ScanInputs, opts: &ScanOptions) -> ScanOutput {
     let cube_dev = u.device.clone();
     let f32s = |count: usize| count.max(1) * 4;
     let out_len = batch * len * d_inner;
+    let out_dtype = if opts.half.out { DType::F16 } else { DType::F32 };
+    // (whole 4-byte words: an f16 output of odd length gets one more element)
     let out_handle = if opts.poison {
-        client.create_from_slice(&f32::NAN.to_le_bytes().repeat(out_len.max(1)))
+        let nan = if opts.half.out { half::f16::NAN.to_le_bytes().repeat(out_len.max(1).next_multiple_of(2)) } else { f32::NAN.to_le_bytes().repeat(out_len.max(1)) };
+        client.create_from_slice(&nan)
     } else {
-        client.empty(f32s(out_len))
+        client.empty((out_len.max(1) * out_dtype.size()).next_multiple_of(4))
     };
-    let out = CubeTensor::new_contiguous(client.clone(), cube_dev.clone(), Shape::new([batch, len, d_inner]), out_handle, DType::F32);
+    let out = CubeTensor::new_contiguous(client.clone(), cube_dev.clone(), Shape::new([batch, len, d_inner]), out_handle, out_dtype);
     let buffer = |len: usize| CubeTensor::new_contiguous(client.clone(), cube_dev.clone(), Shape::new([len]), client.empty(f32s(len)), DType::F32);
     let states = buffer(if plan.n_chunks > 1 { batch * plan.n_chunks * d_inner * 2 * n } else { 1 });
     // a single saved state is the zero start: none kept (the backward starts from zeros)
@@ -227,7 +237,7 @@ pub fn forward(x: ScanInputs, opts: &ScanOptions) -> ScanOutput {
     let groups = CubeCount::Static((d_inner as u32).div_ceil(plan.workgroup), batch as u32, plan.n_chunks as u32);
     let launch_scan = |mode: u32| {
         let args = arguments(&[&u, &delta, &z, &bc, &chan, &states, &out, &saved], &params);
-        let kernel = ScanKernel { workgroup: plan.workgroup, n: n as u32, tile: plan.tile, mode, has_z, format };
+        let kernel = ScanKernel { workgroup: plan.workgroup, n: n as u32, tile: plan.tile, mode, has_z, format, out_f16: opts.half.out };
         client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(plan.workgroup))), groups.clone(), args);
     };
     if plan.n_chunks > 1 {
@@ -315,6 +325,16 @@ struct BackwardKernel {
     reduce_subgroups: u32,
     /// a_t kept from the recompute for the walk
     keep_a: bool,
+    /// d(delta) and dz written in f16
+    dv16: bool,
+    dz16: bool,
+}
+
+/// The planes d(delta) and dz take in the backward's f32 buffer (after du) or in its f16 one.
+fn grad_planes(dv16: bool, dz16: bool) -> (u32, u32) {
+    let dv = if dv16 { 0 } else { 1 };
+    let dz = if dz16 { dv16 as u32 } else { 1 + !dv16 as u32 };
+    (dv, dz)
 }
 
 impl KernelSource for BackwardKernel {
@@ -331,9 +351,16 @@ impl KernelSource for BackwardKernel {
             .register("red_len", (self.reduce_subgroups * self.t * 2 * self.n).max(1).to_string())
             .register("keep_a", self.keep_a.to_string())
             .register("ahist_len", if self.keep_a { self.t * (self.n / self.lanes) } else { 1 }.to_string())
+            .register("dv16", self.dv16.to_string())
+            .register("dz16", self.dz16.to_string())
+            .register("dv_at", grad_planes(self.dv16, self.dz16).0.to_string())
+            .register("dz_at", grad_planes(self.dv16, self.dz16).1.to_string())
+            .register("dh_ty", if self.dv16 || self.dz16 { "f16" } else { "f32" })
+            .register("enable_f16", if self.dv16 || self.dz16 { "enable f16;" } else { "" })
     }
     fn id(&self) -> KernelId {
-        kernel_id::<Self>().info((self.workgroup, self.n, self.lanes, self.t, self.tile, self.has_z, self.reduce_subgroups, self.keep_a))
+        let what = (self.reduce_subgroups, self.keep_a, self.dv16, self.dz16);
+        kernel_id::<Self>().info((self.workgroup, self.n, self.lanes, self.t, self.tile, self.has_z, what))
     }
     fn lang(&self) -> &'static str {
         "wgsl"
@@ -400,13 +427,21 @@ pub fn backward(x: ScanInputs, saved_states: Option<Tensor<4>>, dout: Tensor<3>,
     fn unset<const D: usize>(shape: [usize; D], poison: bool, device: &burn::tensor::Device) -> Tensor<D> {
         if poison { Tensor::full(shape, f32::NAN, device) } else { Tensor::empty(shape, device) }
     }
-    let dx = unset([3, batch, len, d_inner], opts.poison, &device);
+    // d(delta) and dz in f16 where asked (dz only with a gate): planes of `dh` instead of `dx`
+    let (dv16, dz16) = (opts.half.delta_grad, opts.half.z_grad && has_z);
+    let n_f16 = dv16 as usize + dz16 as usize;
+    let dx = unset([3 - n_f16, batch, len, d_inner], opts.poison, &device);
+    let dh = match n_f16 {
+        0 => Tensor::<4>::zeros([1, 1, 1, 1], &device),
+        _ if opts.poison => Tensor::<4>::full([n_f16, batch, len, d_inner], f32::NAN, (&device, DType::F16)),
+        _ => Tensor::<4>::empty([n_f16, batch, len, d_inner], (&device, DType::F16)),
+    };
     let dchan = unset([batch, d_inner, n + 2], opts.poison, &device);
     let dbc_shape = [n_groups as usize, batch, len, 2 * n];
     let one_subgroup_size = props.hardware.plane_size_min == props.hardware.plane_size_max;
     let dbc = if one_subgroup_size { unset(dbc_shape, opts.poison, &device) } else { Tensor::zeros(dbc_shape, &device) };
     let (u, delta, z, bc, chan, states, dout) = (cube(x.u), cube(x.delta), cube(z), cube(bc), cube(chan), cube(states), cube(dout));
-    let (dx, dbc, dchan) = (cube(dx), cube(dbc), cube(dchan));
+    let (dx, dh, dbc, dchan) = (cube(dx), cube(dh), cube(dbc), cube(dchan));
     let params = [
         batch as u32,
         len as u32,
@@ -418,22 +453,23 @@ pub fn backward(x: ScanInputs, saved_states: Option<Tensor<4>>, dout: Tensor<3>,
         groups_per_wg,
     ];
     if batch * len * d_inner > 0 {
-        let args = arguments(&[&u, &delta, &z, &bc, &chan, &states, &dout, &dx, &dbc, &dchan], &params);
+        let args = arguments(&[&u, &delta, &z, &bc, &chan, &states, &dout, &dx, &dbc, &dchan, &dh], &params);
         let keep_a = opts.keep_a.unwrap_or_else(keep_a_knob);
-        let kernel = BackwardKernel { workgroup: threads, n: n as u32, lanes, t: t as u32, tile, has_z, reduce_subgroups, keep_a };
+        let kernel = BackwardKernel { workgroup: threads, n: n as u32, lanes, t: t as u32, tile, has_z, reduce_subgroups, keep_a, dv16, dz16 };
         let count = CubeCount::Static((d_inner as u32).div_ceil(plan.workgroup), batch as u32, 1);
         client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(threads))), count, args);
     }
-    let dx = plain::<4>(dx);
+    let (dx, dh) = (plain::<4>(dx), plain::<4>(dh));
     // the partials summed as rows of a matrix (burn's reductions along an outer axis leave most
     // of a GPU idle: ops::sum_rows)
     let dbc = sum_rows(plain::<4>(dbc).reshape([n_groups as usize, batch * len * 2 * n])).reshape([batch, len, 2 * n]);
     let dchan = sum_rows(plain::<3>(dchan).reshape([batch, d_inner * (n + 2)])).reshape([d_inner, n + 2]);
-    let plane = |i: usize| dx.clone().narrow(0, i, 1).reshape([batch, len, d_inner]);
+    let plane = |of: &Tensor<4>, i: usize| of.clone().narrow(0, i, 1).reshape([batch, len, d_inner]);
+    let planes = grad_planes(dv16, dz16);
     ScanGrads {
-        u: plane(0),
-        delta: plane(1),
-        z: has_z.then(|| plane(2)),
+        u: plane(&dx, 0),
+        delta: plane(if dv16 { &dh } else { &dx }, planes.0 as usize),
+        z: has_z.then(|| plane(if dz16 { &dh } else { &dx }, planes.1 as usize)),
         b: dbc.clone().narrow(2, 0, n),
         c: dbc.narrow(2, n, n),
         a: dchan.clone().narrow(1, 0, n),
