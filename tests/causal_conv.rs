@@ -49,14 +49,7 @@ fn causal_conv_and_its_gradients_match_the_reference() {
 #[test]
 fn the_input_gradient_in_f16_is_the_cast_of_f32() {
     use burn::tensor::DType;
-    if std::env::var("RANKMAMBA_SKIP_WGPU").as_deref() == Ok("1") {
-        return;
-    }
-    // (the adapter's features are known once the device exists)
-    let dev = rankmamba::DeviceChoice::Wgpu.device().unwrap().autodiff();
-    if !rankmamba::device::wgpu_has_shader_f16() {
-        return;
-    }
+    let Some(dev) = common::wgpu_f16_autodiff() else { return };
     // vec4 and scalar channels
     for (batch, len, e) in [(3, 70, 64), (2, 37, 22)] {
         let r = |s: [usize; 3]| Tensor::<3>::random(s, Distribution::Uniform(-1.0, 1.0), &dev);

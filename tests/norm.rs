@@ -52,14 +52,7 @@ fn norms_and_their_gradients_match_the_reference() {
 #[test]
 fn rms_norm_in_f16_is_the_cast_of_f32() {
     use burn::tensor::DType;
-    if std::env::var("RANKMAMBA_SKIP_WGPU").as_deref() == Ok("1") {
-        return;
-    }
-    // (the adapter's features are known once the device exists)
-    let dev = rankmamba::DeviceChoice::Wgpu.device().unwrap().autodiff();
-    if !rankmamba::device::wgpu_has_shader_f16() {
-        return;
-    }
+    let Some(dev) = common::wgpu_f16_autodiff() else { return };
     for (rows, d) in [(3, 36), (300, 768)] {
         let x0 = Tensor::<2>::random([rows, d], Distribution::Uniform(-2.0, 3.0), &dev);
         let dy = Tensor::<2>::random([rows, d], Distribution::Uniform(-1.0, 1.0), &dev);

@@ -436,11 +436,12 @@ impl MambaReranker {
         let [b, l] = ids.dims();
         let d = self.config.hidden_size;
         let mut h = embedding(self.embeddings.val(), ids.reshape([b * l]), segments).reshape([b, l, d]);
+        // (the same for every layer)
+        let f16 = Halves::of(&self.config, &h.device(), b * l);
         for layer in &self.layers {
             // pre-norm residual block; the residual stream stays f32
-            let f16 = Halves::of(&self.config, &h.device(), b * l);
-            let normed = rms_norm_as(h.clone(), layer.norm.val(), self.config.norm_eps, f16.dtype(f16.input));
-            h = h + layer.mixer.forward(normed, &self.config);
+            let normed = rms_norm_as(h.clone(), layer.norm.val(), self.config.norm_eps, dtype(f16.in_proj));
+            h = h + layer.mixer.forward(normed, &self.config, f16);
         }
         let pooled = h.reshape([b * l, d]).select(0, rows); // (batch, d)
         let pooled = rms_norm(pooled, self.norm_f.val(), self.config.norm_eps);
@@ -455,11 +456,10 @@ impl MambaReranker {
 /// input and the scan's output (forward), the gradients of the in_proj halves' outputs and of
 /// Δ (backward).
 #[derive(Debug, Clone, Copy)]
-struct Halves {
-    /// the normed input (in_proj's)
-    input: bool,
-    /// the gradients of in_proj's x and z halves (from the conv and the scan)
-    in_proj_grads: bool,
+pub struct Halves {
+    /// in_proj's: the normed input, and the gradients of its x and z halves (from the conv and
+    /// the scan)
+    in_proj: bool,
     /// the gradient of Δ (dt_proj's output)
     delta_grad: bool,
     /// the scan's gated output (out_proj's input)
@@ -467,25 +467,23 @@ struct Halves {
 }
 
 impl Halves {
-    fn of(cfg: &MambaConfig, device: &Device, rows: usize) -> Self {
+    pub fn of(cfg: &MambaConfig, device: &Device, rows: usize) -> Self {
         let (d, e, r) = (cfg.hidden_size, cfg.intermediate_size, cfg.dt_rank);
         // linear(x (rows, k), w (n, k)) keeps x and dy in f16
         let takes = |n: usize, k: usize| takes_f16(device, rows, n, k, cfg.mixed_precision);
-        let in_proj = takes(e, d);
-        Halves { input: in_proj, in_proj_grads: in_proj, delta_grad: takes(e, r), gated: takes(d, e) }
-    }
-
-    fn dtype(&self, f16: bool) -> DType {
-        if f16 { DType::F16 } else { DType::F32 }
+        Halves { in_proj: takes(e, d), delta_grad: takes(e, r), gated: takes(d, e) }
     }
 }
 
+fn dtype(f16: bool) -> DType {
+    if f16 { DType::F16 } else { DType::F32 }
+}
+
 impl MambaMixer {
-    /// x (batch, len, d), already normed (f32, or f16 for tensor-core products) → (batch, len, d).
-    pub fn forward(&self, x: Tensor<3>, cfg: &MambaConfig) -> Tensor<3> {
+    /// x (batch, len, d), already normed (f32, or f16 for tensor-core products) → (batch, len, d);
+    /// `f16`: what its kernels write in f16 ([`Halves::of`] the model's batch).
+    pub fn forward(&self, x: Tensor<3>, cfg: &MambaConfig, f16: Halves) -> Tensor<3> {
         let (e, n, r) = (cfg.intermediate_size, cfg.state_size, cfg.dt_rank);
-        let [batch, len, _] = x.dims();
-        let f16 = Halves::of(cfg, &x.device(), batch * len);
         // in_proj as its two halves (x and the gate z): each output is contiguous, where the
         // halves of one product would be strided views that the conv and the scan copy (and
         // whose gradients burn assembles with fills and slice-assigns)
@@ -498,7 +496,7 @@ impl MambaMixer {
 
         // causal depthwise conv + SiLU: output t sees inputs t−K+1..t
         let conv_bias = self.conv_bias.as_ref().map(|p| p.val());
-        let u = causal_conv1d_silu_grad_as(xs, self.conv_weight.val(), conv_bias, f16.dtype(f16.in_proj_grads)); // (batch, len, E)
+        let u = causal_conv1d_silu_grad_as(xs, self.conv_weight.val(), conv_bias, dtype(f16.in_proj)); // (batch, len, E)
 
         let x_dbl = linear3_with(u.clone(), &self.x_proj.val(), None, cfg.mixed_precision); // (batch, len, R + 2N)
         let dt_low = x_dbl.clone().narrow(2, 0, r);
@@ -507,7 +505,7 @@ impl MambaMixer {
         // Δ bias + softplus, the D skip and the SiLU(z) gate are fused into the scan
         let delta = linear3_with(dt_low, &self.dt_proj.val(), None, cfg.mixed_precision);
         let a = self.a_log.val().exp().neg();
-        let half = HalfResults { out: f16.gated, delta_grad: f16.delta_grad, z_grad: f16.in_proj_grads };
+        let half = HalfResults { out: f16.gated, delta_grad: f16.delta_grad, z_grad: f16.in_proj };
         let gated = selective_scan_with(ScanInputs {
             u,
             delta,

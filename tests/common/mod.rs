@@ -82,3 +82,14 @@ pub fn assert_is_f16_of<const D: usize>(what: &str, got: burn::tensor::Tensor<D>
     let differ = g.iter().zip(&w).filter(|(a, b)| a != b).count();
     assert_eq!(differ, 0, "{what}: {differ} of {} f16 values differ from the cast f32 result", w.len());
 }
+
+/// The wgpu autodiff device where the adapter has `shader-f16` (for the kernels that write f16
+/// for the tensor cores); `None` under `RANKMAMBA_SKIP_WGPU=1` or without it.
+pub fn wgpu_f16_autodiff() -> Option<burn::tensor::Device> {
+    if std::env::var("RANKMAMBA_SKIP_WGPU").as_deref() == Ok("1") {
+        return None;
+    }
+    // (the adapter's features are known once the device exists)
+    let dev = DeviceChoice::Wgpu.device().unwrap().autodiff();
+    rankmamba::device::wgpu_has_shader_f16().then_some(dev)
+}
