@@ -58,7 +58,8 @@ case "${1:-}" in
     mkdir -p "$out" /tmp/m
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/gpu.txt"
     # the kernel tests first (CHECKS= of prepare), at training shapes with TRAINING_SHAPES=1;
-    # CHECK_SHAPES="WMxWNxTMxTNxBKxSTAGES ...": again with the tensor-core kernel in each
+    # CHECK_SHAPES="WMxWNxTMxTNxBKxSTAGES ...": again with the tensor-core kernel in each;
+    # CHECK_ENVS: again under each set of variables
     for t in /tmp/bin/test_*; do
       [ -x "$t" ] || continue
       for shape in default ${CHECK_SHAPES:-}; do
@@ -67,6 +68,11 @@ case "${1:-}" in
         RANKMAMBA_TRAINING_SHAPES=${TRAINING_SHAPES:-0} RANKMAMBA_FIXTURES="$PWD/tests/fixtures" "$t" --test-threads 1 2>&1 | grep -v '^$' | tee -a "$out/$(basename "$t").txt" || true
       done
       unset RANKMAMBA_COOP_SHAPE
+      # CHECK_ENVS="VAR=VALUE[,VAR=VALUE] ...": again under each (a kernel's benchmark knobs)
+      for envs in ${CHECK_ENVS:-}; do
+        echo "== $(basename "$t") with $envs" | tee -a "$out/$(basename "$t").txt"
+        env ${envs//,/ } RANKMAMBA_TRAINING_SHAPES=${TRAINING_SHAPES:-0} RANKMAMBA_FIXTURES="$PWD/tests/fixtures" "$t" --test-threads 1 2>&1 | grep -v '^$' | tee -a "$out/$(basename "$t").txt" || true
+      done
     done
     # what the matmuls can reach: burn's WGSL matmul and the adapter's cooperative-matrix offer,
     # beside torch's matmul (fp32, tf32, bf16) at the same shapes

@@ -26,6 +26,13 @@
 // (the caller adds the planes), so a product with few output blocks and a long K (a weight
 // gradient over every token of a batch) still fills the GPU.
 //
+// Persistent workgroups: the grid's x is at most a few workgroups per SM (chosen in Rust), and
+// each takes output blocks wg.x, wg.x + groups.x, … in turn (row-major over the blocks). The
+// first K slice of its next block is read into registers during the current block's last slice,
+// so that load's latency passes while the block is multiplied out and stored (with one workgroup
+// resident per SM, a block's first load and its stores otherwise leave the SM idle). With as
+// many workgroups as blocks, each takes one.
+//
 // TRANS_A / TRANS_B: the operand is stored transposed (A as (k, m), B as (n, k) row-major: a
 // weight-gradient dyᵀ·x, a forward x·wᵀ), so no transposed copy is made. Its slice is staged in
 // workgroup memory in its stored orientation and the tiles are loaded column-major (`coopLoad`
@@ -62,7 +69,11 @@ struct Params {
     m: u32,
     n: u32,
     k: u32,
-    kc: u32,  // K range of one split (a multiple of BK)
+    kc: u32,        // K range of one split (a multiple of BK)
+    blocks_x: u32,  // output blocks per row of blocks: n_pad / BN
+    blocks: u32,    // output blocks of one split: (m_pad / BM) · blocks_x
+    _pad0: u32,
+    _pad1: u32,
 }
 
 @group(0) @binding(0) var<storage, read_write> a: array<vec4<f16>>;  // (m, k / 4) row-major; TRANS_A: (k, m / 4)
@@ -124,17 +135,37 @@ fn main(
     @builtin(local_invocation_index) li: u32,
     @builtin(subgroup_id) sg: u32,
 ) {
-    let row0 = wg.y * BM;
-    let col0 = wg.x * BN;
     // this split's K range
     let kb = wg.z * p.kc;
     // (staged: K padded to whole turns of STAGES slices, the caller sets EDGES where that passes
     // k; unstaged: K itself, the last turn ends 16 at a time)
     const TURN: u32 = max(STAGES, 1u) * BK;
     let ke = min(kb + p.kc, select((p.k + TURN - 1u) / TURN * TURN, p.k, STAGES == 0u));
-    // this subgroup's part of the block
+    // this subgroup's part of a block
     let sr = (sg / WN) * (TM * 16u);
     let sc = (sg % WN) * (TN * 16u);
+    // (the padded C's row length and split plane)
+    let n = p.blocks_x * BN;
+    let plane = (p.blocks / p.blocks_x) * BM * n;
+    // the next slices wait in registers while the current ones are multiplied; the first
+    // block's first slice is read here, every later block's during the block before it
+    var pa: array<vec4<f16>, PER_A>;
+    var pb: array<vec4<f16>, PER_B>;
+    var blk = wg.x;
+    if (STAGES > 0u) {
+        let row0 = (blk / p.blocks_x) * BM;
+        let col0 = (blk % p.blocks_x) * BN;
+        for (var t = 0u; t < PER_A; t++) { pa[t] = a_load(li + t * WG, row0, kb); }
+        for (var t = 0u; t < PER_B; t++) { pb[t] = b_load(li + t * WG, col0, kb); }
+    }
+    // (the loop's body keeps the indentation the accumulator code is generated with)
+    for (; blk < p.blocks; blk += groups.x) {
+    let row0 = (blk / p.blocks_x) * BM;
+    let col0 = (blk % p.blocks_x) * BN;
+    let next = blk + groups.x;
+    let more = next < p.blocks;
+    let next_row0 = (next / p.blocks_x) * BM;
+    let next_col0 = (next % p.blocks_x) * BN;
 {{ decl }}
     if (STAGES == 0u) {
         // tiles straight from storage (the workgroup's subgroups share them through the cache):
@@ -158,11 +189,6 @@ fn main(
 {{ mma }}
         }
     } else {
-    // the next slices wait in registers while the current ones are multiplied
-    var pa: array<vec4<f16>, PER_A>;
-    var pb: array<vec4<f16>, PER_B>;
-    for (var t = 0u; t < PER_A; t++) { pa[t] = a_load(li + t * WG, row0, kb); }
-    for (var t = 0u; t < PER_B; t++) { pb[t] = b_load(li + t * WG, col0, kb); }
     if (STAGES == 1u) {
         for (var k0 = kb; k0 < ke; k0 += BK) {
             workgroupBarrier();
@@ -173,6 +199,9 @@ fn main(
             if (k1 < ke) {
                 for (var t = 0u; t < PER_A; t++) { pa[t] = a_load(li + t * WG, row0, k1); }
                 for (var t = 0u; t < PER_B; t++) { pb[t] = b_load(li + t * WG, col0, k1); }
+            } else if (more) {
+                for (var t = 0u; t < PER_A; t++) { pa[t] = a_load(li + t * WG, next_row0, kb); }
+                for (var t = 0u; t < PER_B; t++) { pb[t] = b_load(li + t * WG, next_col0, kb); }
             }
             let oa = 0u;
             let ob = 0u;
@@ -224,12 +253,17 @@ fn main(
             }
             workgroupBarrier();
         }
+        // the next block's first slice (here not overlapped with a multiply)
+        if (more) {
+            for (var t = 0u; t < PER_A; t++) { pa[t] = a_load(li + t * WG, next_row0, kb); }
+            for (var t = 0u; t < PER_B; t++) { pb[t] = b_load(li + t * WG, next_col0, kb); }
+        }
     }
     }
     // naga 30's SPIR-V writer needs the stored matrix, the index and the stride of a
     // cooperative store as named values (it panics on inline expressions there)
     // whole blocks into this split's plane of the padded C
-    let n = groups.x * BN;
-    let base = (wg.z * groups.y * BM + row0) * n + col0;
+    let base = wg.z * plane + row0 * n + col0;
 {{ store }}
+    }
 }

@@ -71,6 +71,10 @@ fn coop_matmul_matches_f64_or_says_why_not() {
         check(&dev, (144, 48, 272), true, ta, tb);
     }
     check(&dev, (80, 4112, 1552), true, true, false);
+    // more blocks than the persistent grid has workgroups (a few per SM): each workgroup takes
+    // several in turn, and reads the next block's first slice during its current block
+    check(&dev, (2304, 64, 2048), true, false, true);
+    check(&dev, (2320, 200, 2052), false, true, false);
 }
 
 /// `ops::linear` in mixed precision under autodiff: output and both gradients against the f32

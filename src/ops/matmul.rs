@@ -300,6 +300,26 @@ fn splits_for(blocks: usize, k: usize, step_k: usize, units: Option<usize>) -> u
     (1..=most).find(|&s| 20 * cost(s) <= 21 * best).unwrap_or(1)
 }
 
+/// Resident workgroups per SM the persistent grid counts on.
+const RESIDENT_PER_UNIT: usize = 2;
+
+/// Workgroups of a product's grid (x) for `blocks` output blocks per split: each takes blocks
+/// in turn (the shader's header), so a grid of a few per SM overlaps a block's first loads with
+/// the block before. [`RESIDENT_PER_UNIT`] per SM where the device's `units` are known, else one
+/// per block. `RANKMAMBA_COOP_WORKGROUPS` (a benchmark and test knob) sets the grid instead;
+/// 0 is one per block.
+fn persistent_workgroups(blocks: usize, units: Option<usize>) -> usize {
+    static KNOB: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
+    let knob = *KNOB.get_or_init(|| std::env::var("RANKMAMBA_COOP_WORKGROUPS").ok().and_then(|v| v.parse().ok()));
+    let grid = match knob {
+        Some(0) => blocks,
+        Some(g) => g,
+        None => units.filter(|u| *u > 0).map_or(blocks, |u| u * RESIDENT_PER_UNIT),
+    };
+    // (a grid's side is at most 65535 workgroups; the loop takes the blocks past it)
+    grid.clamp(1, blocks.clamp(1, 65535))
+}
+
 /// `a · b` for `a` (m, k) and `b` (k, n) (cast to f16 unless they are; each may be a transposed
 /// view, read in place), all sides multiples of 4: f16 products accumulated in f32. Sizes off the kernel's
 /// blocks read zeros past the edges (the result is the (m, n) corner of the padded output);
@@ -340,8 +360,9 @@ pub fn matmul_coop_split(a: Tensor<2>, b: Tensor<2>, shape: CoopShape, splits: O
     let kc = k.div_ceil(want).next_multiple_of(step_k);
     let splits = k.div_ceil(kc);
     let out = empty_f32(&a, &[splits, m_pad, n_pad]);
-    let args = arguments(&[&a, &b, &out], &[m as u32, n as u32, k as u32, kc as u32]);
-    let count = CubeCount::Static((n_pad / block_n) as u32, (m_pad / block_m) as u32, splits as u32);
+    let (blocks_x, blocks) = (n_pad / block_n, (m_pad / block_m) * (n_pad / block_n));
+    let args = arguments(&[&a, &b, &out], &[m as u32, n as u32, k as u32, kc as u32, blocks_x as u32, blocks as u32, 0, 0]);
+    let count = CubeCount::Static(persistent_workgroups(blocks, units) as u32, 1, splits as u32);
     let kernel = CoopKernel { subgroup: sg, shape, trans_a, trans_b, edges };
     let invocations = (shape.wm * shape.wn) as u32 * sg;
     client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(invocations))), count, args);
@@ -473,6 +494,16 @@ mod tests {
         let cpu = crate::DeviceChoice::Cpu.device().unwrap();
         let err = super::coop_peak(&cpu, CoopShape::DEFAULT, 1, 1, 3).unwrap_err().to_string();
         assert!(err.contains("coop_peak: mode 3"), "{err}");
+    }
+
+    #[test]
+    fn the_persistent_grid_is_a_few_workgroups_per_sm_or_one_per_block() {
+        // (RANKMAMBA_COOP_WORKGROUPS unset)
+        assert_eq!(super::persistent_workgroups(3072, Some(132)), 264);
+        assert_eq!(super::persistent_workgroups(100, Some(132)), 100);
+        assert_eq!(super::persistent_workgroups(3072, None), 3072);
+        assert_eq!(super::persistent_workgroups(100_000, None), 65535);
+        assert_eq!(super::persistent_workgroups(0, Some(132)), 1);
     }
 
     #[test]
