@@ -6,7 +6,9 @@
 // One invocation per (sequence, channel, chunk): the N states live in registers and time runs
 // sequentially inside the chunk. B and C are shared by all channels of a sequence, and a
 // workgroup holds consecutive channels of one sequence: it stages B_t, C_t for TILE time
-// steps in workgroup memory (one coalesced load), then every invocation reads them from there.
+// steps in workgroup memory (one coalesced load), then every invocation reads them from there,
+// as vec4s (a quarter of the workgroup-memory reads: those, not the arithmetic, bounded the
+// backward's step; BENCHMARKS.md §5).
 //
 // MODE 0 (output): scan the chunk from its start state (zero for chunk 0, else
 //   `states[b, k, e, 0..N]`, written by selective_scan_chunks.wgsl) and write `out`. Training
@@ -26,6 +28,7 @@ const N: u32 = {{ n }}u;
 const TILE: u32 = {{ tile }}u;
 const MODE: u32 = {{ mode }}u;
 const HAS_Z: bool = {{ has_z }};
+const N4: u32 = (N + 3u) / 4u; // vec4s of B_t (and of C_t) in a row of bc_tile
 
 struct Params {
     batch: u32,
@@ -54,7 +57,7 @@ struct Params {
 @group(0) @binding(7) var<storage, read_write> saved: array<f32>;  // (batch, ceil(len / save_every), N, d_inner); 1 dummy element when not saving
 @group(0) @binding(8) var<uniform> p: Params;
 
-var<workgroup> bc_tile: array<f32, TILE * 2u * N>; // (TILE, 2N): B_t | C_t of this sequence
+var<workgroup> bc_tile: array<vec4<f32>, TILE * 2u * N4>; // (TILE, 2, N4): B_t | C_t of this sequence, each zero-padded to whole vec4s
 
 fn load_u(i: u32) -> f32 { return {{ load_u }}; }
 fn load_delta(i: u32) -> f32 { return {{ load_delta }}; }
@@ -99,7 +102,8 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
             let r = j / (2u * N);
             let col = j % (2u * N);
             let src_col = select(p.c_offset + col - N, col, col < N);
-            bc_tile[j] = bc[(b * p.len + tt + r) * p.bc_stride + src_col];
+            let s = select(col - N, col, col < N);
+            bc_tile[(r * 2u + select(1u, 0u, col < N)) * N4 + s / 4u][s % 4u] = bc[(b * p.len + tt + r) * p.bc_stride + src_col];
         }
         workgroupBarrier();
         if (live) {
@@ -114,9 +118,16 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
                     let s = (b * p.n_saved + (tt + r) / p.save_every) * N * E + e;
                     for (var n = 0u; n < N; n++) { saved[s + n * E] = h[n]; }
                 }
-                for (var n = 0u; n < N; n++) {
-                    h[n] = exp2(dt * a[n]) * h[n] + du * bc_tile[r * 2u * N + n];
-                    y += bc_tile[r * 2u * N + N + n] * h[n];
+                for (var q = 0u; q < N4; q++) {
+                    let b4 = bc_tile[r * 2u * N4 + q];
+                    let c4 = bc_tile[(r * 2u + 1u) * N4 + q];
+                    for (var c = 0u; c < 4u; c++) {
+                        let n = 4u * q + c;
+                        if (n < N) {
+                            h[n] = exp2(dt * a[n]) * h[n] + du * b4[c];
+                            y += c4[c] * h[n];
+                        }
+                    }
                 }
                 dsum += dt;
                 if (MODE == 0u) {

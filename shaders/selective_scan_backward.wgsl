@@ -23,7 +23,8 @@
 // layer's partials go from 402 MB to 50 MB); else each subgroup writes its own. The host sums
 // the rows. A workgroup holds consecutive channels of one sequence,
 // which share B_t and C_t: the B and C rows of TILE steps (several chunks) are staged in
-// workgroup memory once.
+// workgroup memory once, and read as vec4s where an invocation's states are whole vec4s (a
+// quarter of the reads; with the shuffles they bound the step, not the arithmetic).
 //
 // With KEEP_A the recompute also keeps a_t = exp2(Δ_t·A·log2 e) of each step, so the walk does
 // not evaluate it again (half the exponentials, T·NP more registers).
@@ -53,6 +54,8 @@ const DV_AT: u32 = {{ dv_at }}u;
 const DZ_AT: u32 = {{ dz_at }}u;
 alias dh_t = {{ dh_ty }};
 const LOG2E: f32 = 1.4426950408889634;
+const N4: u32 = (N + 3u) / 4u;   // vec4s of B_t (and of C_t) in a row of bc_tile
+const V4: bool = {{ v4 }} && NP % 4u == 0u;  // an invocation's states are whole vec4s of a row
 
 struct Params {
     batch: u32,
@@ -78,8 +81,26 @@ struct Params {
 @group(0) @binding(10) var<storage, read_write> dh: array<dh_t>;  // (1–2, batch, len, d_inner): d(delta) | dz, those in f16; 1 dummy element when none
 @group(0) @binding(11) var<uniform> p: Params;
 
-var<workgroup> bc_tile: array<f32, TILE * 2u * N>; // (TILE, 2N): B_t | C_t of the current tile
+var<workgroup> bc_tile: array<vec4<f32>, TILE * 2u * N4>; // (TILE, 2, N4): B_t | C_t of the current tile, each zero-padded to whole vec4s
 var<workgroup> red: array<f32, {{ red_len }}u>; // (T, SGS, 2N) with WG_REDUCE, else (1): each subgroup's dB_t | dC_t of the chunk
+
+// B (c = 0) or C (c = 1) of the NP states from s0 at row r of the tile
+fn tile_states(r: u32, c: u32, s0: u32) -> array<f32, NP> {
+    var v: array<f32, NP>;
+    let row = (r * 2u + c) * N4;
+    if (V4) {
+        for (var q = 0u; q < NP / 4u; q++) {
+            let w = bc_tile[row + s0 / 4u + q];
+            v[4u * q] = w.x;
+            v[4u * q + 1u] = w.y;
+            v[4u * q + 2u] = w.z;
+            v[4u * q + 3u] = w.w;
+        }
+    } else {
+        for (var n = 0u; n < NP; n++) { v[n] = bc_tile[row + (s0 + n) / 4u][(s0 + n) % 4u]; }
+    }
+    return v;
+}
 
 // the sum of `v` over the P lanes of one channel (adjacent lanes)
 fn channel_sum(v: f32) -> f32 {
@@ -142,7 +163,8 @@ fn main(
             let r = j / (2u * N);
             let col = j % (2u * N);
             let src_col = select(p.c_offset + col - N, col, col < N);
-            bc_tile[j] = bc[(b * p.len + tile0 + r) * p.bc_stride + src_col];
+            let s = select(col - N, col, col < N);
+            bc_tile[(r * 2u + select(1u, 0u, col < N)) * N4 + s / 4u][s % 4u] = bc[(b * p.len + tile0 + r) * p.bc_stride + src_col];
         }
         workgroupBarrier();
         let chunks_here = (tile_steps + T - 1u) / T;
@@ -170,11 +192,12 @@ fn main(
                 if (HAS_Z) { zs[r] = z[i]; }
                 let dtl = dt * LOG2E;
                 let du = dt * uu;
+                let bs = tile_states(row0 + rc, 0u, s0);
                 for (var n = 0u; n < NP; n++) {
                     hist[r * NP + n] = h[n];
                     let at = exp2(dtl * a[n]);
                     if (KEEP_A) { ahist[r * NP + n] = at; }
-                    h[n] = at * h[n] + du * bc_tile[(row0 + rc) * 2u * N + s0 + n];
+                    h[n] = at * h[n] + du * bs[n];
                 }
             }
             // and walk it backwards: h_t is the next step's h_{t−1}, so nothing is recomputed
@@ -190,7 +213,8 @@ fn main(
                     let dt = dts[r];
                     let dtl = dt * LOG2E;
                     let dtu = dt * ut;
-                    let row = (row0 + r) * 2u * N + s0;
+                    let bs = tile_states(row0 + r, 0u, s0);
+                    let cs = tile_states(row0 + r, 1u, s0);
                     let go = gos[r];
                     var dy = go;
                     var zt = 0.0;
@@ -208,8 +232,8 @@ fn main(
                     // across the subgroup's channels below
                     var parts: array<f32, 2u * NP>;
                     for (var n = 0u; n < NP; n++) {
-                        let bn = bc_tile[row + n];
-                        let cn = bc_tile[row + N + n];
+                        let bn = bs[n];
+                        let cn = cs[n];
                         let hp = hist[r * NP + n];
                         let ht = h[n];
                         var at = 0.0;

@@ -87,7 +87,8 @@ impl ScanPlan {
             }
         };
         // B_t | C_t rows in workgroup memory: 32 steps, fewer if the device has little
-        let row_bytes = 2 * n.max(1) * 4;
+        // (each of B_t, C_t padded to whole vec4s)
+        let row_bytes = 2 * n.max(1).next_multiple_of(4) * 4;
         let tile = (max_shared_bytes / 2 / row_bytes).clamp(1, 32) as u32;
         ScanPlan { workgroup, tile, chunk_len, n_chunks: len.max(1).div_ceil(chunk_len) }
     }
@@ -287,6 +288,13 @@ fn keep_a_knob() -> bool {
     *KNOB.get_or_init(|| std::env::var("RANKMAMBA_SCAN_KEEP_A").as_deref() == Ok("1"))
 }
 
+/// `RANKMAMBA_SCAN_SCALAR_TILE=1`: a benchmark knob, the backward reads the B | C tile one
+/// float at a time (as before the vec4 reads).
+fn scalar_tile_knob() -> bool {
+    static KNOB: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *KNOB.get_or_init(|| std::env::var("RANKMAMBA_SCAN_SCALAR_TILE").as_deref() == Ok("1"))
+}
+
 /// `RANKMAMBA_SCAN_LANES`: a benchmark knob for the backward's invocations per channel.
 fn lanes_knob() -> Option<u32> {
     static KNOB: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
@@ -302,7 +310,8 @@ fn workgroup_reduction(n: u32, threads: u32, t: u32, tile: u32, subgroup_sizes: 
     let lanes = 2 * n;
     let one_size = subgroup_sizes.0 == subgroup_sizes.1 && subgroup_sizes.0 == lanes;
     let sgs = threads / lanes.max(1);
-    let bytes = 4 * (tile * lanes + t * sgs * lanes) as usize;
+    // (the B | C tile's rows padded to whole vec4s)
+    let bytes = 4 * (tile * 2 * n.next_multiple_of(4) + t * sgs * lanes) as usize;
     if one_size && threads % lanes == 0 && sgs > 1 && bytes <= max_shared_bytes { sgs } else { 0 }
 }
 
@@ -328,6 +337,8 @@ struct BackwardKernel {
     /// d(delta) and dz written in f16
     dv16: bool,
     dz16: bool,
+    /// the B | C tile read one float at a time (the measured alternative)
+    scalar_tile: bool,
 }
 
 /// The planes d(delta) and dz take in the backward's f32 buffer (after du) or in its f16 one.
@@ -357,9 +368,10 @@ impl KernelSource for BackwardKernel {
             .register("dz_at", grad_planes(self.dv16, self.dz16).1.to_string())
             .register("dh_ty", if self.dv16 || self.dz16 { "f16" } else { "f32" })
             .register("enable_f16", if self.dv16 || self.dz16 { "enable f16;" } else { "" })
+            .register("v4", (!self.scalar_tile).to_string())
     }
     fn id(&self) -> KernelId {
-        let what = (self.reduce_subgroups, self.keep_a, self.dv16, self.dz16);
+        let what = (self.reduce_subgroups, self.keep_a, self.dv16, self.dz16, self.scalar_tile);
         kernel_id::<Self>().info((self.workgroup, self.n, self.lanes, self.t, self.tile, self.has_z, what))
     }
     fn lang(&self) -> &'static str {
@@ -455,7 +467,7 @@ pub fn backward(x: ScanInputs, saved_states: Option<Tensor<4>>, dout: Tensor<3>,
     if batch * len * d_inner > 0 {
         let args = arguments(&[&u, &delta, &z, &bc, &chan, &states, &dout, &dx, &dbc, &dchan, &dh], &params);
         let keep_a = opts.keep_a.unwrap_or_else(keep_a_knob);
-        let kernel = BackwardKernel { workgroup: threads, n: n as u32, lanes, t: t as u32, tile, has_z, reduce_subgroups, keep_a, dv16, dz16 };
+        let kernel = BackwardKernel { workgroup: threads, n: n as u32, lanes, t: t as u32, tile, has_z, reduce_subgroups, keep_a, dv16, dz16, scalar_tile: scalar_tile_knob() };
         let count = CubeCount::Static((d_inner as u32).div_ceil(plan.workgroup), batch as u32, 1);
         client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(threads))), count, args);
     }
