@@ -158,7 +158,7 @@ PY
     for spec in ${RUNS:-mamba-130m:f32 mamba-130m:mixed bert-base:f32}; do
       # a fourth field: VAR=VALUE[,VAR=VALUE] for this run (e.g. RANKMAMBA_SCAN_CHUNK=8)
       IFS=: read -r model prec variant vars <<< "$spec"
-      vars=${vars//BEST/${best:-4x2x2x4x64x1}}
+      vars=${vars//BEST/${best:-2x2x4x4x32x1}}
       # LOG_EVERY=N in the fourth field: `train --log-every N` for this run (default LOG_EVERY, 4)
       log_every=${LOG_EVERY:-4}
       case ",$vars," in *,LOG_EVERY=*) log_every=$(sed 's/.*LOG_EVERY=\([0-9]*\).*/\1/' <<< "$vars") ;; esac

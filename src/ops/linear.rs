@@ -262,7 +262,7 @@ mod tests {
     fn padding_only_where_it_stays_cheap() {
         // Mamba-130m at 64 × 512: x_proj's forward, dx, dW; dt_proj's forward, dx, dW
         assert_eq!(coop_dims(32768, 80, 1536), Some((32768, 128, 1536)));
-        assert_eq!(coop_dims(32768, 1536, 80), Some((32768, 1536, 128)));
+        assert_eq!(coop_dims(32768, 1536, 80), Some((32768, 1536, 96)));
         assert_eq!(coop_dims(80, 1536, 32768), Some((128, 1536, 32768)));
         assert_eq!(coop_dims(32768, 1536, 48), Some((32768, 1536, 64)));
         assert_eq!(coop_dims(32768, 48, 1536), Some((32768, 128, 1536)));

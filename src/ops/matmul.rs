@@ -33,17 +33,18 @@ pub struct CoopShape {
 impl CoopShape {
     /// The shape `matmul_coop` runs (BENCHMARKS.md §5: the fastest at a training step's products
     /// on the H200).
-    pub const DEFAULT: CoopShape = CoopShape { wm: 4, wn: 2, tm: 2, tn: 4, bk: 64, stages: 1 };
+    pub const DEFAULT: CoopShape = CoopShape { wm: 2, wn: 2, tm: 4, tn: 4, bk: 32, stages: 1 };
 
     /// The staged shape a `stages` 0 shape hands products to whose sizes are not multiples of 16.
     pub const STAGED: CoopShape = CoopShape::DEFAULT;
 
     /// Shapes worth timing: the workgroup's subgroup grid, each subgroup's tiles, the K slice and
     /// the buffering (those over an adapter's limits are skipped by [`CoopShape::fits`]).
-    pub const CANDIDATES: [CoopShape; 23] = [
+    pub const CANDIDATES: [CoopShape; 25] = [
         CoopShape::DEFAULT,
+        // (the default until the persistent grid)
+        CoopShape { wm: 4, wn: 2, tm: 2, tn: 4, bk: 64, stages: 1 },
         CoopShape { wm: 2, wn: 2, tm: 4, tn: 4, bk: 64, stages: 1 },
-        CoopShape { wm: 2, wn: 2, tm: 4, tn: 4, bk: 32, stages: 1 },
         CoopShape { wm: 2, wn: 2, tm: 4, tn: 4, bk: 16, stages: 1 },
         CoopShape { wm: 2, wn: 2, tm: 4, tn: 4, bk: 32, stages: 2 },
         CoopShape { wm: 2, wn: 4, tm: 4, tn: 2, bk: 32, stages: 1 },
@@ -56,6 +57,10 @@ impl CoopShape {
         CoopShape { wm: 2, wn: 4, tm: 2, tn: 4, bk: 64, stages: 1 },
         CoopShape { wm: 4, wn: 2, tm: 4, tn: 4, bk: 32, stages: 1 },
         CoopShape { wm: 2, wn: 4, tm: 4, tn: 4, bk: 32, stages: 1 },
+        // sixteen subgroups of 2 × 4 tiles: blocks of 256 × 128 and 128 × 256, less staging per
+        // multiply-add (a slice of 64 would not fit 48 KiB)
+        CoopShape { wm: 8, wn: 2, tm: 2, tn: 4, bk: 32, stages: 1 },
+        CoopShape { wm: 4, wn: 4, tm: 2, tn: 4, bk: 32, stages: 1 },
         // double-buffered, two slices per turn (constant buffer offsets)
         CoopShape { wm: 4, wn: 2, tm: 2, tn: 4, bk: 32, stages: 2 },
         CoopShape { wm: 4, wn: 2, tm: 2, tn: 4, bk: 16, stages: 2 },
@@ -186,12 +191,12 @@ impl CoopShape {
 
 impl std::str::FromStr for CoopShape {
     type Err = String;
-    /// `WMxWNxTMxTNxBKxSTAGES`, e.g. `4x2x2x4x64x1` (the default).
+    /// `WMxWNxTMxTNxBKxSTAGES`, e.g. `2x2x4x4x32x1` (the default).
     fn from_str(s: &str) -> std::result::Result<Self, String> {
         let v: Vec<usize> = s.split('x').map(|p| p.trim().parse::<usize>()).collect::<std::result::Result<_, _>>().map_err(|e| format!("{s:?}: {e}"))?;
         match v[..] {
             [wm, wn, tm, tn, bk, stages] => Ok(CoopShape { wm, wn, tm, tn, bk, stages }),
-            _ => Err(format!("{s:?}: expected WMxWNxTMxTNxBKxSTAGES, e.g. 4x2x2x4x64x1")),
+            _ => Err(format!("{s:?}: expected WMxWNxTMxTNxBKxSTAGES, e.g. 2x2x4x4x32x1")),
         }
     }
 }
@@ -434,7 +439,7 @@ mod tests {
 
     #[test]
     fn shapes_parse_from_the_knob_format() {
-        assert_eq!("4x2x2x4x64x1".parse::<CoopShape>().unwrap(), CoopShape::DEFAULT);
+        assert_eq!("2x2x4x4x32x1".parse::<CoopShape>().unwrap(), CoopShape::DEFAULT);
         assert!("2x2x4x4x64".parse::<CoopShape>().unwrap_err().contains("WMxWNxTMxTNxBKxSTAGES"));
         assert!("2x2x4x4xfourx1".parse::<CoopShape>().is_err());
     }
