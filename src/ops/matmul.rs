@@ -282,8 +282,8 @@ fn coop_client(device: &Device, shape: CoopShape, what: &str) -> Result<(burn::c
 const MIN_SPLIT_K: usize = 1024;
 
 /// K splits for a product of `blocks` output blocks summing `k` in steps of `step_k`, each split
-/// at least [`MIN_SPLIT_K`] long. With the device's `units` (SMs; the default shape keeps one
-/// workgroup resident on each, so the times step at multiples of `units` workgroups): the count
+/// at least [`MIN_SPLIT_K`] long. With the device's `units` (SMs; the rule counts waves of one
+/// workgroup per SM, which is how the times stepped when it was measured, BENCHMARKS.md §5): the count
 /// whose waves of workgroups end first, or fewer splits within 5 % of it (each split is another
 /// f32 plane of the output to write and sum). Where the count is unknown, enough powers of two to
 /// have 256 workgroups.
