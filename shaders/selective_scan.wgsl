@@ -7,8 +7,7 @@
 // sequentially inside the chunk. B and C are shared by all channels of a sequence, and a
 // workgroup holds consecutive channels of one sequence: it stages B_t, C_t for TILE time
 // steps in workgroup memory (one coalesced load), then every invocation reads them from there,
-// as vec4s (a quarter of the workgroup-memory reads: those, not the arithmetic, bounded the
-// backward's step; BENCHMARKS.md §5).
+// as vec4s (a quarter of the workgroup-memory reads; BENCHMARKS.md §5).
 //
 // MODE 0 (output): scan the chunk from its start state (zero for chunk 0, else
 //   `states[b, k, e, 0..N]`, written by selective_scan_chunks.wgsl) and write `out`. Training

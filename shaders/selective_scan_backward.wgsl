@@ -24,7 +24,7 @@
 // the rows. A workgroup holds consecutive channels of one sequence,
 // which share B_t and C_t: the B and C rows of TILE steps (several chunks) are staged in
 // workgroup memory once, and read as vec4s where an invocation's states are whole vec4s (a
-// quarter of the reads; with the shuffles they bound the step, not the arithmetic).
+// quarter of the reads; V4 false: one float at a time, the measured alternative).
 //
 // With KEEP_A the recompute also keeps a_t = exp2(Δ_t·A·log2 e) of each step, so the walk does
 // not evaluate it again (half the exponentials, T·NP more registers).
@@ -35,7 +35,7 @@
 // Template constants: WG (invocations per workgroup: channels × P), N (state size), P (lanes per
 // channel, a power of two dividing N), T (chunk length), TILE (a multiple of T), HAS_Z,
 // WG_REDUCE, SGS (subgroups per workgroup when reducing over it, else 1), KEEP_A, the lengths
-// of `red` and `ahist`, DV16, DZ16, DV_AT, DZ_AT and `dh_ty`.
+// of `red` and `ahist`, DV16, DZ16, DV_AT, DZ_AT, `dh_ty` and `v4`.
 {{ enable_f16 }}
 
 const WG: u32 = {{ wg }}u;
