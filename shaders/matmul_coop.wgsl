@@ -29,9 +29,9 @@
 // Persistent workgroups: the grid's x is at most a few workgroups per SM (chosen in Rust), and
 // each takes output blocks wg.x, wg.x + groups.x, … in turn (row-major over the blocks). The
 // first K slice of its next block is read into registers during the current block's last slice,
-// so that load's latency passes while the block is multiplied out and stored (with one workgroup
-// resident per SM, a block's first load and its stores otherwise leave the SM idle). With as
-// many workgroups as blocks, each takes one.
+// so that load's latency passes while the block is multiplied out and stored (a fresh workgroup's
+// first load has nothing of its own to overlap with; measured: ~2 % of the matmuls' time,
+// BENCHMARKS.md §5). With as many workgroups as blocks, each takes one.
 //
 // TRANS_A / TRANS_B: the operand is stored transposed (A as (k, m), B as (n, k) row-major: a
 // weight-gradient dyᵀ·x, a forward x·wᵀ), so no transposed copy is made. Its slice is staged in
