@@ -2,8 +2,8 @@
 //   LayerNorm: y = (x − mean) / sqrt(var + ε) · g + b      RMSNorm: y = x / sqrt(mean(x²) + ε) · g
 // One workgroup per chunk of rows, row after row; each thread keeps {{cols}} vec4 of the row in
 // registers, and the row's sums go through workgroup memory. The per-row statistics the backward
-// needs (mean, sqrt(var + ε)) are written beside y, in f32 or (for a tensor-core matmul that
-// would cast it) f16: `y_ty`.
+// needs (mean, sqrt(var + ε)) are written beside y (f32). y is f32, or f16 for a tensor-core
+// matmul that would cast it (`y_ty`).
 {{enable_f16}}
 
 @group(0) @binding(0) var<storage, read_write> x: array<vec4<f32>>;     // (rows, d / 4)

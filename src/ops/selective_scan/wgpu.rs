@@ -10,7 +10,7 @@
 
 use super::{HalfResults, ScanInputs};
 pub use crate::ops::InputFormat;
-use crate::ops::kernel::{arguments, client_of, cube, kernel_id, plain};
+use crate::ops::kernel::{arguments, client_of, cube, kernel_id, out_lanes, plain};
 use crate::ops::sum_rows::sum_rows;
 use burn::backend::wgpu::{CubeDim, CubeTensor, KernelSource, SourceKernel, SourceTemplate};
 use burn::cubecl::prelude::{CubeCount, KernelId};
@@ -114,7 +114,7 @@ impl KernelSource for ScanKernel {
             .register("tile", self.tile.to_string())
             .register("mode", self.mode.to_string())
             .register("has_z", self.has_z.to_string())
-            .register("out_ty", if self.out_f16 { "f16" } else { "f32" })
+            .register("out_ty", out_lanes(if self.out_f16 { DType::F16 } else { DType::F32 }, 1))
             // (replaces the input format's line: one `enable` for both)
             .register("enable_f16", if self.out_f16 || self.format == InputFormat::F16 { "enable f16;" } else { "" })
     }
@@ -350,6 +350,8 @@ fn grad_planes(dv16: bool, dz16: bool) -> (u32, u32) {
 
 impl KernelSource for BackwardKernel {
     fn source(&self) -> SourceTemplate {
+        let (dv_at, dz_at) = grad_planes(self.dv16, self.dz16);
+        let dh = if self.dv16 || self.dz16 { DType::F16 } else { DType::F32 };
         SourceTemplate::new(BACKWARD_WGSL)
             .register("wg", self.workgroup.to_string())
             .register("n", self.n.to_string())
@@ -364,10 +366,10 @@ impl KernelSource for BackwardKernel {
             .register("ahist_len", if self.keep_a { self.t * (self.n / self.lanes) } else { 1 }.to_string())
             .register("dv16", self.dv16.to_string())
             .register("dz16", self.dz16.to_string())
-            .register("dv_at", grad_planes(self.dv16, self.dz16).0.to_string())
-            .register("dz_at", grad_planes(self.dv16, self.dz16).1.to_string())
-            .register("dh_ty", if self.dv16 || self.dz16 { "f16" } else { "f32" })
-            .register("enable_f16", if self.dv16 || self.dz16 { "enable f16;" } else { "" })
+            .register("dv_at", dv_at.to_string())
+            .register("dz_at", dz_at.to_string())
+            .register("dh_ty", out_lanes(dh, 1))
+            .register("enable_f16", if dh == DType::F16 { "enable f16;" } else { "" })
             .register("v4", (!self.scalar_tile).to_string())
     }
     fn id(&self) -> KernelId {
