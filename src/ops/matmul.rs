@@ -312,10 +312,13 @@ const RESIDENT_PER_UNIT: usize = 2;
 /// in turn (the shader's header), so a grid of a few per SM overlaps a block's first loads with
 /// the block before. [`RESIDENT_PER_UNIT`] per SM where the device's `units` are known, else one
 /// per block. `RANKMAMBA_COOP_WORKGROUPS` (a benchmark and test knob) sets the grid instead;
-/// 0 is one per block.
+/// 0 is one per block (a malformed value is reported once on stderr and ignored).
 fn persistent_workgroups(blocks: usize, units: Option<usize>) -> usize {
     static KNOB: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
-    let knob = *KNOB.get_or_init(|| std::env::var("RANKMAMBA_COOP_WORKGROUPS").ok().and_then(|v| v.parse().ok()));
+    let knob = *KNOB.get_or_init(|| {
+        let v = std::env::var("RANKMAMBA_COOP_WORKGROUPS").ok()?;
+        v.trim().parse().map_err(|e| eprintln!("warning: RANKMAMBA_COOP_WORKGROUPS {v:?}: {e}; using the default grid")).ok()
+    });
     let grid = match knob {
         Some(0) => blocks,
         Some(g) => g,
