@@ -11,7 +11,10 @@
 //! with the slices staged between barriers, for several subgroup tilings: the ceilings the
 //! matmul is measured against.
 //!
-//!     cargo run --release --example probe_matmul -- [--iters 10] [--shapes | --peak]
+//! With `--small`: the small-product candidates (`CoopShape::SMALL_CANDIDATES`) on x_proj's and
+//! dt_proj's products of the same step, as training passes their operands.
+//!
+//!     cargo run --release --example probe_matmul -- [--iters 10] [--shapes | --small | --peak]
 
 use burn::tensor::{DType, Distribution, Tensor};
 use rankmamba::ops::matmul::{coop_matmul_available, coop_peak, coop_shape, matmul_coop_split, matmul_coop_with, CoopShape};
@@ -44,6 +47,10 @@ fn main() {
     }
     if args.iter().any(|a| a == "--shapes") {
         shapes(&device, &time);
+        return;
+    }
+    if args.iter().any(|a| a == "--small") {
+        small(&device, &time);
         return;
     }
     let info = setup.adapter.get_info();
@@ -103,23 +110,7 @@ fn shapes(device: &burn::tensor::Device, time: &dyn Fn(&dyn Fn() -> Tensor<2>) -
         ("in_proj half dW dyT·x (1536x32768 · 32768x768, split K)", r([t, e]).transpose(), r([t, d])),
         ("square 4096", r([4096, 4096]), r([4096, 4096])),
     ];
-    for (name, a, b) in &products {
-        let ([m, k], n) = (a.dims(), b.dims()[1]);
-        let want = a.clone().cast(DType::F32).matmul(b.clone().cast(DType::F32));
-        let scale = want.clone().abs().max().into_scalar::<f32>();
-        for shape in CoopShape::CANDIDATES {
-            let got = match matmul_coop_with(a.clone(), b.clone(), shape) {
-                Ok(c) => c,
-                Err(err) => {
-                    println!("{name} {shape:?}: {err}");
-                    continue;
-                }
-            };
-            let err = (got - want.clone()).abs().max().into_scalar::<f32>() / scale;
-            let t = time(&|| matmul_coop_with(a.clone(), b.clone(), shape).expect("checked above"));
-            println!("{name} {shape:?}: {:.3} ms, {:.1} TFLOP/s (max error / max |C| = {err:.2e})", t * 1e3, 2.0 * (m * k * n) as f64 / t / 1e12);
-        }
-    }
+    sweep(&products, &CoopShape::CANDIDATES, time);
     // the weight gradients' split of K (few output blocks, K = every token of the batch): the
     // shape training runs (`RANKMAMBA_COOP_SHAPE` or the default) at each split count, for
     // Mamba-130m's in_proj half / out_proj (72 blocks) and x_proj / dt_proj (12 blocks)
@@ -139,9 +130,52 @@ fn shapes(device: &burn::tensor::Device, time: &dyn Fn(&dyn Fn() -> Tensor<2>) -
             let t = time(&|| matmul_coop_split(a.clone(), b.clone(), shape, Some(splits)).expect("checked above"));
             println!("{name} split K {splits}: {:.3} ms, {:.1} TFLOP/s (max error / max |C| = {err:.2e})", t * 1e3, 2.0 * (m * k * n) as f64 / t / 1e12);
         }
-        let t = time(&|| matmul_coop_with(a.clone(), b.clone(), coop_shape()).expect("checked above"));
-        println!("{name} split K as chosen: {:.3} ms, {:.1} TFLOP/s", t * 1e3, 2.0 * (m * k * n) as f64 / t / 1e12);
+        let t = time(&|| rankmamba::ops::matmul::matmul_coop(a.clone(), b.clone()).expect("checked above"));
+        println!("{name} split K and shape as chosen: {:.3} ms, {:.1} TFLOP/s", t * 1e3, 2.0 * (m * k * n) as f64 / t / 1e12);
     }
+}
+
+/// `candidates` on `products` (name, a, b): milliseconds, TFLOP/s and the error against burn's
+/// f32 matmul of the same f16 inputs.
+fn sweep(products: &[(&str, Tensor<2>, Tensor<2>)], candidates: &[CoopShape], time: &dyn Fn(&dyn Fn() -> Tensor<2>) -> f64) {
+    for (name, a, b) in products {
+        let ([m, k], n) = (a.dims(), b.dims()[1]);
+        let want = a.clone().cast(DType::F32).matmul(b.clone().cast(DType::F32));
+        let scale = want.clone().abs().max().into_scalar::<f32>();
+        for &shape in candidates {
+            let got = match matmul_coop_with(a.clone(), b.clone(), shape) {
+                Ok(c) => c,
+                Err(err) => {
+                    println!("{name} {shape:?}: {err}");
+                    continue;
+                }
+            };
+            let err = (got - want.clone()).abs().max().into_scalar::<f32>() / scale;
+            let t = time(&|| matmul_coop_with(a.clone(), b.clone(), shape).expect("checked above"));
+            println!("{name} {shape:?}: {:.3} ms, {:.1} TFLOP/s (max error / max |C| = {err:.2e})", t * 1e3, 2.0 * (m * k * n) as f64 / t / 1e12);
+        }
+    }
+}
+
+/// The small-product candidates on Mamba-130m's x_proj and dt_proj products (64 × 512 tokens),
+/// each in the orientation training passes it: forward x·wᵀ (w read transposed in place), dx = dy·w,
+/// dW = dyᵀ·x (dy read transposed).
+fn small(device: &burn::tensor::Device, time: &dyn Fn(&dyn Fn() -> Tensor<2>) -> f64) {
+    if !coop_matmul_available(device) {
+        println!("WGSL cooperative-matrix matmul: not available on this adapter");
+        return;
+    }
+    let r = |s: [usize; 2]| Tensor::<2>::random(s, Distribution::Uniform(-1.0, 1.0), device).cast(DType::F16);
+    let (t, e, x, rank) = (32768, 1536, 80, 48);
+    let products: Vec<(&str, Tensor<2>, Tensor<2>)> = vec![
+        ("x_proj forward x·wT (32768x1536 · 1536x80)", r([t, e]), r([x, e]).transpose()),
+        ("x_proj dx dy·w (32768x80 · 80x1536)", r([t, x]), r([x, e])),
+        ("x_proj dW dyT·x (80x32768 · 32768x1536)", r([t, x]).transpose(), r([t, e])),
+        ("dt_proj forward x·wT (32768x48 · 48x1536)", r([t, rank]), r([e, rank]).transpose()),
+        ("dt_proj dx dy·w (32768x1536 · 1536x48)", r([t, e]), r([e, rank])),
+        ("dt_proj dW dyT·x (1536x32768 · 32768x48)", r([t, e]).transpose(), r([t, rank])),
+    ];
+    sweep(&products, &CoopShape::SMALL_CANDIDATES, time);
 }
 
 /// The multiply-add rate of the kernel's inner loop alone, per subgroup tiling (`coop_peak`).

@@ -10,7 +10,7 @@
 #   # the tests alone; CHECK_SHAPES: the tests again with the tensor-core kernel in those shapes).
 #   # PROBE=1: the matmul probe too, DISPATCH=1: the launch-cost probe (run with MATMUL=0: the
 #   # launch-cost probe alone; PEAK=1: the tensor-core kernel's inner loop alone; SHAPES=1: the tensor-core kernel's
-#   # shapes, the fastest usable in RUNS as RANKMAMBA_COOP_SHAPE=BEST). `train` and the tests go into one archive with a large xz dictionary
+#   # shapes, the fastest usable in RUNS as RANKMAMBA_COOP_SHAPE=BEST; SMALL=1: the small-product shapes). `train` and the tests go into one archive with a large xz dictionary
 #   # (they share most of their code): two tests fit the 64 MiB carry beside `train`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -102,6 +102,12 @@ PY
     # PEAK=1: the tensor-core kernel's inner loop alone (its ceiling on this adapter)
     if [ -x /tmp/bin/probe_matmul ] && [ "${PEAK:-0}" = 1 ]; then
       /tmp/bin/probe_matmul --iters 10 --peak 2>&1 | tee "$out/probe_peak.txt" || true
+    fi
+    # SMALL=1: the small-product candidates on x_proj's and dt_proj's products, under the
+    # persistent grid and with one workgroup per block
+    if [ -x /tmp/bin/probe_matmul ] && [ "${SMALL:-0}" = 1 ]; then
+      /tmp/bin/probe_matmul --iters 10 --small 2>&1 | tee "$out/probe_small.txt" || true
+      RANKMAMBA_COOP_WORKGROUPS=0 /tmp/bin/probe_matmul --iters 10 --small 2>&1 | tee "$out/probe_small_per_block.txt" || true
     fi
     # SHAPES=1: the tensor-core kernel's candidate shapes on a training step's products; the
     # fastest over the step's four products (BEST in a run's VAR=VALUE field below)

@@ -15,7 +15,7 @@
 //! The reference is burn's autodiff of `x.matmul(wᵀ) + b` (every backend but WGSL-on-wgpu, and
 //! wgpu with `RANKMAMBA_REFERENCE_OPS=1`, see [`crate::ops::reference_ops`]).
 
-use crate::ops::matmul::{coop_matmul_available, coop_shape, matmul_coop};
+use crate::ops::matmul::{coop_matmul_available, coop_shape, matmul_coop, product_shape};
 use crate::ops::sum_rows::sum_rows;
 use burn::tensor::{DType, Device, Tensor};
 
@@ -77,16 +77,20 @@ fn fits(m: usize, n: usize, k: usize) -> bool {
 }
 
 /// How much larger (in multiply-adds) the zero-padded product on the tensor cores may be than
-/// the real one. Mamba's x_proj (80 outputs, padded to 128) and dt_proj (rank 48, padded to 64
-/// or 128) stay under it: the tensor-core kernel is ~7× burn's f32 matmul (BENCHMARKS.md §5).
+/// the real one (the tensor-core kernel is ~7× burn's f32 matmul, BENCHMARKS.md §5). Mamba's
+/// x_proj (80 outputs) and dt_proj (rank 48) run in blocks of those sides
+/// (`CoopShape::for_product`), so only sides off the 16s pad.
 const MAX_PADDING: usize = 3;
 
 /// (m, n, k) rounded up to the tensor-core kernel's blocks, when that costs at most
 /// [`MAX_PADDING`]× the product.
 fn coop_dims(m: usize, n: usize, k: usize) -> Option<(usize, usize, usize)> {
-    let shape = coop_shape();
+    if m * n * k == 0 {
+        return None;
+    }
+    let shape = product_shape(m, n, k);
     let (mp, np, kp) = (m.next_multiple_of(shape.block_m()), n.next_multiple_of(shape.block_n()), k.next_multiple_of(shape.step_k()));
-    (m * n * k > 0 && mp * np * kp <= MAX_PADDING * m * n * k).then_some((mp, np, kp))
+    (mp * np * kp <= MAX_PADDING * m * n * k).then_some((mp, np, kp))
 }
 
 /// `a · b` on the tensor cores when `mixed` and the kernel's zero padding of the sizes costs at
@@ -261,11 +265,12 @@ mod tests {
     #[test]
     fn padding_only_where_it_stays_cheap() {
         // Mamba-130m at 64 × 512: x_proj's forward, dx, dW; dt_proj's forward, dx, dW
-        assert_eq!(coop_dims(32768, 80, 1536), Some((32768, 128, 1536)));
-        assert_eq!(coop_dims(32768, 1536, 80), Some((32768, 1536, 96)));
-        assert_eq!(coop_dims(80, 1536, 32768), Some((128, 1536, 32768)));
-        assert_eq!(coop_dims(32768, 1536, 48), Some((32768, 1536, 64)));
-        assert_eq!(coop_dims(32768, 48, 1536), Some((32768, 128, 1536)));
+        // (in blocks of their narrow side, `CoopShape::for_product`: no padding)
+        assert_eq!(coop_dims(32768, 80, 1536), Some((32768, 80, 1536)));
+        assert_eq!(coop_dims(32768, 1536, 80), Some((32768, 1536, 80)));
+        assert_eq!(coop_dims(80, 1536, 32768), Some((80, 1536, 32768)));
+        assert_eq!(coop_dims(32768, 1536, 48), Some((32768, 1536, 48)));
+        assert_eq!(coop_dims(32768, 48, 1536), Some((32768, 48, 1536)));
         // already on the blocks
         assert_eq!(coop_dims(256, 128, 64), Some((256, 128, 64)));
         // a tiny model's rank-4 Δ projection: 16× the work, burn's matmul instead

@@ -74,6 +74,57 @@ impl CoopShape {
         CoopShape { wm: 2, wn: 4, tm: 4, tn: 2, bk: 64, stages: 0 },
     ];
 
+    /// Shapes worth timing on the small products of a Mamba step (x_proj's and dt_proj's: one
+    /// side 48 or 80, or K 48 or 80): smaller blocks (more of them, fewer accumulators, more
+    /// workgroups resident per SM), blocks whose side is that narrow one (no padding), K slices of 16.
+    pub const SMALL_CANDIDATES: [CoopShape; 16] = [
+        CoopShape::DEFAULT,
+        CoopShape { wm: 2, wn: 2, tm: 4, tn: 4, bk: 16, stages: 1 },
+        CoopShape { wm: 2, wn: 2, tm: 2, tn: 2, bk: 32, stages: 1 },
+        CoopShape { wm: 2, wn: 2, tm: 2, tn: 2, bk: 16, stages: 1 },
+        CoopShape { wm: 2, wn: 2, tm: 2, tn: 4, bk: 32, stages: 1 },
+        CoopShape { wm: 4, wn: 2, tm: 1, tn: 2, bk: 32, stages: 1 },
+        CoopShape { wm: 2, wn: 2, tm: 2, tn: 2, bk: 16, stages: 0 },
+        // 80 columns (x_proj's outputs) or rows (its weight gradient)
+        CoopShape { wm: 4, wn: 1, tm: 2, tn: 5, bk: 32, stages: 1 },
+        CoopShape { wm: 2, wn: 1, tm: 2, tn: 5, bk: 32, stages: 1 },
+        CoopShape { wm: 2, wn: 1, tm: 2, tn: 5, bk: 16, stages: 1 },
+        CoopShape { wm: 1, wn: 4, tm: 5, tn: 2, bk: 32, stages: 1 },
+        CoopShape { wm: 1, wn: 4, tm: 5, tn: 4, bk: 32, stages: 1 },
+        // 48 columns (dt_proj's dx, its weight gradient)
+        CoopShape { wm: 2, wn: 1, tm: 4, tn: 3, bk: 16, stages: 1 },
+        CoopShape { wm: 2, wn: 1, tm: 4, tn: 3, bk: 32, stages: 1 },
+        CoopShape { wm: 4, wn: 1, tm: 2, tn: 3, bk: 32, stages: 1 },
+        CoopShape { wm: 1, wn: 2, tm: 3, tn: 4, bk: 16, stages: 1 },
+    ];
+
+    /// The shape for an (m, n, k) product when `main` is the shape of the large ones: a product
+    /// with a side of at most 128 (Mamba's x_proj and dt_proj: 80 and 48) gets a block that is
+    /// that side rounded up to 16 by 128, one with a K of at most 128 slices of 16 in blocks of
+    /// 128 × 48; the rest run in `main`. On the H200 these took 0.09–0.20 ms per product against
+    /// 0.14–0.25 in the default shape (`probe_matmul --small`, BENCHMARKS.md §5). The small
+    /// shapes are launched one workgroup per block ([`CoopShape::persistent`]).
+    pub fn for_product(main: CoopShape, m: usize, n: usize, k: usize) -> CoopShape {
+        let tiles = |side: usize| side.div_ceil(16);
+        if n <= 128 {
+            CoopShape { wm: 4, wn: 1, tm: 2, tn: tiles(n), bk: 32, stages: 1 }
+        } else if m <= 128 {
+            CoopShape { wm: 1, wn: 4, tm: tiles(m), tn: 2, bk: 32, stages: 1 }
+        } else if k <= 128 {
+            CoopShape { wm: 2, wn: 1, tm: 4, tn: 3, bk: 16, stages: 1 }
+        } else {
+            main
+        }
+    }
+
+    /// Whether a few workgroups per SM take this shape's blocks in turn (shapes of at least 16
+    /// accumulator tiles per subgroup, which fit about two workgroups per SM), or one workgroup
+    /// per block (smaller shapes, more of them resident: 0.098 against 0.178 ms for x_proj's
+    /// forward in 64 × 80 blocks).
+    pub fn persistent(&self) -> bool {
+        self.tm * self.tn >= 16
+    }
+
     /// The K range one turn of the kernel's loop takes (`stages` slices): a split's K range
     /// and, without edge checks, K itself are multiples of it.
     pub fn step_k(&self) -> usize {
@@ -216,6 +267,14 @@ pub fn coop_shape() -> CoopShape {
     })
 }
 
+/// The shape [`matmul_coop`] runs an (m, n, k) product in: [`CoopShape::for_product`] of
+/// [`coop_shape`], or `coop_shape` itself with `RANKMAMBA_COOP_SMALL=0` (a benchmark knob).
+pub fn product_shape(m: usize, n: usize, k: usize) -> CoopShape {
+    static SMALL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let small = *SMALL.get_or_init(|| std::env::var("RANKMAMBA_COOP_SMALL").as_deref() != Ok("0"));
+    if small { CoopShape::for_product(coop_shape(), m, n, k) } else { coop_shape() }
+}
+
 /// Whether `device` runs the kernel: WGSL on wgpu with cooperative matrices, f16 storage and
 /// subgroups.
 pub fn coop_matmul_available(device: &Device) -> bool {
@@ -310,10 +369,10 @@ const RESIDENT_PER_UNIT: usize = 2;
 
 /// Workgroups of a product's grid (x) for `blocks` output blocks per split: each takes blocks
 /// in turn (the shader's header), so a grid of a few per SM overlaps a block's first loads with
-/// the block before. [`RESIDENT_PER_UNIT`] per SM where the device's `units` are known, else one
-/// per block. `RANKMAMBA_COOP_WORKGROUPS` (a benchmark and test knob) sets the grid instead;
+/// the block before. For a `persistent` shape [`RESIDENT_PER_UNIT`] per SM where the device's
+/// `units` are known, else one per block. `RANKMAMBA_COOP_WORKGROUPS` (a benchmark and test knob) sets the grid instead;
 /// 0 is one per block (a malformed value is reported once on stderr and ignored).
-fn persistent_workgroups(blocks: usize, units: Option<usize>) -> usize {
+fn persistent_workgroups(blocks: usize, units: Option<usize>, persistent: bool) -> usize {
     static KNOB: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
     let knob = *KNOB.get_or_init(|| {
         let v = std::env::var("RANKMAMBA_COOP_WORKGROUPS").ok()?;
@@ -322,6 +381,7 @@ fn persistent_workgroups(blocks: usize, units: Option<usize>) -> usize {
     let grid = match knob {
         Some(0) => blocks,
         Some(g) => g,
+        None if !persistent => blocks,
         None => units.filter(|u| *u > 0).map_or(blocks, |u| u * RESIDENT_PER_UNIT),
     };
     // (a grid's side is at most 65535 workgroups; the loop takes the blocks past it)
@@ -333,7 +393,8 @@ fn persistent_workgroups(blocks: usize, units: Option<usize>) -> usize {
 /// blocks read zeros past the edges (the result is the (m, n) corner of the padded output);
 /// products with few output blocks split K across more workgroups and sum the parts.
 pub fn matmul_coop(a: Tensor<2>, b: Tensor<2>) -> Result<Tensor<2>> {
-    matmul_coop_with(a, b, coop_shape())
+    let ([m, k], n) = (a.dims(), b.dims()[1]);
+    matmul_coop_with(a, b, product_shape(m, n, k))
 }
 
 /// [`matmul_coop`] with the kernel in another [`CoopShape`] (an error if the adapter's limits
@@ -370,7 +431,7 @@ pub fn matmul_coop_split(a: Tensor<2>, b: Tensor<2>, shape: CoopShape, splits: O
     let out = empty_f32(&a, &[splits, m_pad, n_pad]);
     let (blocks_x, blocks) = (n_pad / block_n, (m_pad / block_m) * (n_pad / block_n));
     let args = arguments(&[&a, &b, &out], &[m as u32, n as u32, k as u32, kc as u32, blocks_x as u32, blocks as u32, 0, 0]);
-    let count = CubeCount::Static(persistent_workgroups(blocks, units) as u32, 1, splits as u32);
+    let count = CubeCount::Static(persistent_workgroups(blocks, units, shape.persistent()) as u32, 1, splits as u32);
     let kernel = CoopKernel { subgroup: sg, shape, trans_a, trans_b, edges };
     let invocations = (shape.wm * shape.wn) as u32 * sg;
     client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(invocations))), count, args);
@@ -463,7 +524,7 @@ mod tests {
             naga::back::spv::write_vec(&module, &info, &options, None).unwrap_or_else(|e| panic!("{what}: {e}"));
         };
         let mut runnable = 0;
-        for shape in CoopShape::CANDIDATES {
+        for shape in CoopShape::CANDIDATES.into_iter().chain(CoopShape::SMALL_CANDIDATES) {
             // the H200's limits under Vulkan: 32 lanes, 48 KiB of workgroup memory
             if shape.fits(32, 48 << 10, 1024).is_err() {
                 continue;
@@ -474,7 +535,7 @@ mod tests {
                 to_spirv(&kernel.source().complete(), &format!("{shape:?} trans_a {trans_a} trans_b {trans_b} edges {edges}"));
             }
         }
-        assert!(runnable >= 6, "only {runnable} candidate shapes fit the H200's limits");
+        assert!(runnable >= 6 + CoopShape::SMALL_CANDIDATES.len(), "only {runnable} candidate shapes fit the H200's limits");
         // the ceiling probe, with the matmul's accumulator code
         for mode in 0..3 {
             let kernel = super::PeakKernel { subgroup: 32, shape: CoopShape::DEFAULT, mode };
@@ -507,11 +568,37 @@ mod tests {
     #[test]
     fn the_persistent_grid_is_a_few_workgroups_per_sm_or_one_per_block() {
         // (RANKMAMBA_COOP_WORKGROUPS unset)
-        assert_eq!(super::persistent_workgroups(3072, Some(132)), 264);
-        assert_eq!(super::persistent_workgroups(100, Some(132)), 100);
-        assert_eq!(super::persistent_workgroups(3072, None), 3072);
-        assert_eq!(super::persistent_workgroups(100_000, None), 65535);
-        assert_eq!(super::persistent_workgroups(0, Some(132)), 1);
+        assert_eq!(super::persistent_workgroups(3072, Some(132), true), 264);
+        assert_eq!(super::persistent_workgroups(100, Some(132), true), 100);
+        assert_eq!(super::persistent_workgroups(3072, None, true), 3072);
+        assert_eq!(super::persistent_workgroups(100_000, None, true), 65535);
+        assert_eq!(super::persistent_workgroups(0, Some(132), true), 1);
+        // the small shapes: one per block
+        assert_eq!(super::persistent_workgroups(3072, Some(132), false), 3072);
+        assert!(CoopShape::DEFAULT.persistent());
+        assert!(!CoopShape::for_product(CoopShape::DEFAULT, 32768, 80, 1536).persistent());
+    }
+
+    #[test]
+    fn small_products_get_blocks_of_their_narrow_side() {
+        let main = CoopShape::DEFAULT;
+        let shape = |m, n, k| {
+            let s = CoopShape::for_product(main, m, n, k);
+            assert!(s.fits(32, 48 << 10, 1024).is_ok(), "{m}×{n}×{k}: {s:?}");
+            (s.block_m(), s.block_n(), s.bk)
+        };
+        // Mamba-130m at 64 × 512: x_proj's forward, dx, dW; dt_proj's forward, dx, dW
+        assert_eq!(shape(32768, 80, 1536), (128, 80, 32));
+        assert_eq!(shape(32768, 1536, 80), (128, 48, 16));
+        assert_eq!(shape(80, 1536, 32768), (80, 128, 32));
+        assert_eq!(shape(32768, 1536, 48), (128, 48, 16));
+        assert_eq!(shape(32768, 48, 1536), (128, 48, 32));
+        assert_eq!(shape(1536, 48, 32768), (128, 48, 32));
+        // a side off the 16s rounds up (the kernel reads zeros past it); the large products keep
+        // the main shape
+        assert_eq!(shape(32768, 36, 512), (128, 48, 32));
+        assert_eq!(CoopShape::for_product(main, 32768, 1536, 768), main);
+        assert_eq!(CoopShape::for_product(main, 768, 1536, 32768), main);
     }
 
     #[test]
