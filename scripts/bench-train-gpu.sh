@@ -12,6 +12,8 @@
 #   # launch-cost probe alone; PEAK=1: the tensor-core kernel's inner loop alone; SHAPES=1: the tensor-core kernel's
 #   # shapes, the fastest usable in RUNS as RANKMAMBA_COOP_SHAPE=BEST; SMALL=1: the small-product shapes). `train` and the tests go into one archive with a large xz dictionary
 #   # (they share most of their code): two tests fit the 64 MiB carry beside `train`.
+#   # PIPELINES=1: the driver's compile statistics (registers, spills) of every kernel of each
+#   # profiled run (`probe_pipeline`), and of the cubecl logs given in PIPELINE_LOGS at prepare.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/device-lib.sh
@@ -22,12 +24,17 @@ case "${1:-}" in
     mkdir -p .device /tmp/rankmamba-bins
     bins=()
     if [ "${TRAIN:-1}" = 1 ]; then
-      cargo build --release --locked --bin train --example probe_matmul --example probe_dispatch
+      cargo build --release --locked --bin train --example probe_matmul --example probe_dispatch --example probe_pipeline
       cp "$CARGO_TARGET_DIR/release/train" /tmp/rankmamba-bins/ && bins+=(train)
       # PROBE=1: the matmul probe too, DISPATCH=1 the launch-cost probe (the carry has room for
       # both only without CHECKS, for the matmul probe beside one test)
       if [ "${PROBE:-0}" = 1 ]; then
         cp "$CARGO_TARGET_DIR/release/examples/probe_matmul" /tmp/rankmamba-bins/ && bins+=(probe_matmul)
+      fi
+      if [ "${PIPELINES:-0}" = 1 ]; then
+        cp "$CARGO_TARGET_DIR/release/examples/probe_pipeline" /tmp/rankmamba-bins/ && bins+=(probe_pipeline)
+        # logs of earlier runs (xz or plain) to read on the device too
+        n=0; for l in ${PIPELINE_LOGS:-}; do n=$((n + 1)); xz -dcf "$l" > "/tmp/rankmamba-bins/log$n.log" && bins+=("log$n.log"); done
       fi
       if [ "${DISPATCH:-0}" = 1 ]; then
         cp "$CARGO_TARGET_DIR/release/examples/probe_dispatch" /tmp/rankmamba-bins/ && bins+=(probe_dispatch)
@@ -74,6 +81,12 @@ case "${1:-}" in
         env ${envs//,/ } RANKMAMBA_TRAINING_SHAPES=${TRAINING_SHAPES:-0} RANKMAMBA_FIXTURES="$PWD/tests/fixtures" "$t" --test-threads 1 2>&1 | grep -v '^$' | tee -a "$out/$(basename "$t").txt" || true
       done
     done
+    # the driver's statistics of the kernels of logs carried from earlier runs (PIPELINES=1)
+    if [ -x /tmp/bin/probe_pipeline ]; then
+      for l in /tmp/bin/log*.log; do
+        [ -f "$l" ] && /tmp/bin/probe_pipeline "$l" 2>&1 | tee "$out/pipelines-$(basename "$l" .log).txt" || true
+      done
+    fi
     # what the matmuls can reach: burn's WGSL matmul and the adapter's cooperative-matrix offer,
     # beside torch's matmul (fp32, tf32, bf16) at the same shapes
     # what a launch costs apart from its work (host and device), raw wgpu beside burn + cubecl;
@@ -187,6 +200,7 @@ PY
       cp "/tmp/run-$tag/log.jsonl" "$out/log-$tag.jsonl" 2>/dev/null || true
       # the device tool brings back few files: summaries of steps 2 and 3, and the log compressed
       if [ "$prof" = 1 ] && [ -f "$out/profile-$tag.log" ]; then
+        if [ -x /tmp/bin/probe_pipeline ]; then /tmp/bin/probe_pipeline "$out/profile-$tag.log" > "$out/pipelines-$tag.txt" 2>&1 || true; fi
         for k in 2 3; do python3 scripts/profile_summary.py "$out/profile-$tag.log" --step $k --top 40 > "$out/profile-$tag-step$k.txt" 2>&1 || true; done
         xz -T0 "$out/profile-$tag.log"
       fi

@@ -10,10 +10,13 @@
 // the sums over n are finished with P − 1 shuffles): the chain of dependent work per step is NP
 // states long and twice as many invocations hide each other's latency. Chunks of T steps are
 // taken last to first: the chunk's states are recomputed from its saved start state (`states`,
-// kept by the forward every T steps) into a history of T·NP values, then walked backwards. T is
-// small and every loop over the chunk has constant bounds, so the loops unroll and the history
-// stays in registers (a longer chunk with a dynamically indexed history spills it to local
-// memory). The (batch, len, d_inner, N) state tensor never exists.
+// kept by the forward every T steps) into a history of T·NP values, then walked backwards. The
+// loops over the chunk have constant bounds, but NVIDIA's compiler leaves them rolled, so the
+// arrays they index (the history, the chunk's inputs, `parts`) live in local memory, 480 bytes
+// per invocation at T 8 (`probe_pipeline`); written out step by step with constant indices they
+// move to registers (240 per invocation, half the resident subgroups) and the kernel ran no
+// faster (BENCHMARKS.md §5, sixteenth session). The (batch, len, d_inner, N) state tensor
+// never exists.
 //
 // The across-channel sums dB, dC are reduced over each subgroup (its channels; a
 // transpose-reduce with shuffles when the subgroup has exactly 2N lanes). With WG_REDUCE (the

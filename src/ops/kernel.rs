@@ -104,3 +104,17 @@ pub(crate) fn int_raw<const D: usize>(t: &Tensor<D, Int>) -> CubeTensor {
 pub(crate) fn plain<const D: usize>(t: CubeTensor) -> Tensor<D> {
     Tensor::<D>::from_primitive::<CubeBackend>(t)
 }
+
+/// Parses, validates and writes `wgsl` to SPIR-V with naga as wgpu does on Vulkan (naga's
+/// SPIR-V writer has refused forms its validator accepts), panicking with `what` and naga's
+/// report: the kernels' generated variants are checked here, not first found broken on a GPU.
+#[cfg(all(test, not(target_family = "wasm")))]
+pub(crate) fn wgsl_to_spirv(wgsl: &str, what: &str) {
+    use naga::valid::{Capabilities, ValidationFlags, Validator};
+    // (unpack2x16float, the packed-f16 loads, needs SHADER_FLOAT16_IN_FLOAT32 in naga 30)
+    let caps = Capabilities::SHADER_FLOAT16 | Capabilities::SHADER_FLOAT16_IN_FLOAT32 | Capabilities::SUBGROUP | Capabilities::COOPERATIVE_MATRIX;
+    let module = naga::front::wgsl::parse_str(wgsl).unwrap_or_else(|e| panic!("{what}: {}", e.emit_to_string(wgsl)));
+    let info = Validator::new(ValidationFlags::all(), caps).validate(&module).unwrap_or_else(|e| panic!("{what}: {}", e.emit_to_string(wgsl)));
+    let options = naga::back::spv::Options { lang_version: (1, 3), ..Default::default() };
+    naga::back::spv::write_vec(&module, &info, &options, None).unwrap_or_else(|e| panic!("{what}: {e}"));
+}

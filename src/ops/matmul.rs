@@ -515,14 +515,7 @@ mod tests {
     #[cfg(not(target_family = "wasm"))]
     #[test]
     fn every_candidate_shape_compiles_to_spirv() {
-        use naga::valid::{Capabilities, ValidationFlags, Validator};
-        let caps = Capabilities::SHADER_FLOAT16 | Capabilities::SUBGROUP | Capabilities::COOPERATIVE_MATRIX;
-        let to_spirv = |wgsl: &str, what: &str| {
-            let module = naga::front::wgsl::parse_str(wgsl).unwrap_or_else(|e| panic!("{what}: {}", e.emit_to_string(wgsl)));
-            let info = Validator::new(ValidationFlags::all(), caps).validate(&module).unwrap_or_else(|e| panic!("{what}: {}", e.emit_to_string(wgsl)));
-            let options = naga::back::spv::Options { lang_version: (1, 3), ..Default::default() };
-            naga::back::spv::write_vec(&module, &info, &options, None).unwrap_or_else(|e| panic!("{what}: {e}"));
-        };
+        let to_spirv = crate::ops::kernel::wgsl_to_spirv;
         let mut runnable = 0;
         for shape in CoopShape::CANDIDATES.into_iter().chain(CoopShape::SMALL_CANDIDATES) {
             // the H200's limits under Vulkan: 32 lanes, 48 KiB of workgroup memory
