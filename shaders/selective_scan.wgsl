@@ -16,7 +16,8 @@
 // MODE 1 (summary): scan the chunk from zero and write its end state and its total decay
 //   exp(A·ΣΔ) to `states[b, k, e, 0..2N]`; `out` is not written.
 //
-// Template constants (set in Rust from the device limits and the shape): WG, N, TILE, MODE, HAS_Z;
+// Template constants (set in Rust from the device limits and the shape): WG, N, TILE, MODE, HAS_Z,
+// PREFETCH (each step loads the next step's u, Δ, z; false: its own, the measured alternative);
 // and the storage format of u, Δ, z: f32, f16 (adapters with shader-f16), or f16 pairs packed
 // in u32 words (`unpack2x16float`, for adapters without it): `in_ty` and the `load_*` bodies;
 // `out_ty`: f32, or f16 where a tensor-core matmul would cast the output.
@@ -27,6 +28,7 @@ const N: u32 = {{ n }}u;
 const TILE: u32 = {{ tile }}u;
 const MODE: u32 = {{ mode }}u;
 const HAS_Z: bool = {{ has_z }};
+const PREFETCH: bool = {{ prefetch }};
 const N4: u32 = (N + 3u) / 4u; // vec4s of B_t (and of C_t) in a row of bc_tile
 
 struct Params {
@@ -94,6 +96,18 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     }
 
     var dsum = 0.0;
+    // the inputs of the step about to run: with PREFETCH each step loads the next one's, so a
+    // step does not wait a memory round trip for its own (one invocation per channel has little
+    // arithmetic per step to hide that behind: a step's loads were its latency)
+    var nu = 0.0;
+    var nd = 0.0;
+    var nz = 0.0;
+    if (PREFETCH && live && t0 < t1) {
+        let i0 = (b * p.len + t0) * E + e;
+        nu = load_u(i0);
+        nd = load_delta(i0);
+        if (MODE == 0u && HAS_Z) { nz = load_z(i0); }
+    }
     for (var tt = t0; tt < t1; tt += TILE) {
         let steps = min(TILE, t1 - tt);
         workgroupBarrier();
@@ -108,8 +122,23 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
         if (live) {
             for (var r = 0u; r < steps; r++) {
                 let i = (b * p.len + tt + r) * E + e;
-                let ut = load_u(i);
-                let dt = softplus(load_delta(i) + bias);
+                var ut = nu;
+                var dl = nd;
+                var zt = nz;
+                if (PREFETCH) {
+                    // the next step's inputs (across tiles too), before this step's store to
+                    // `out` (which could alias them, so the compiler cannot hoist them itself)
+                    if (tt + r + 1u < t1) {
+                        nu = load_u(i + E);
+                        nd = load_delta(i + E);
+                        if (MODE == 0u && HAS_Z) { nz = load_z(i + E); }
+                    }
+                } else {
+                    ut = load_u(i);
+                    dl = load_delta(i);
+                    if (MODE == 0u && HAS_Z) { zt = load_z(i); }
+                }
+                let dt = softplus(dl + bias);
                 let du = dt * ut;
                 var y = 0.0;
                 if (MODE == 0u && p.save_every > 0u && (tt + r) % p.save_every == 0u) {
@@ -132,7 +161,6 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
                 if (MODE == 0u) {
                     y += dd * ut;
                     if (HAS_Z) {
-                        let zt = load_z(i);
                         y *= zt / (1.0 + exp(-zt));
                     }
                     out[i] = {{ out_ty }}(y);

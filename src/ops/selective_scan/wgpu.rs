@@ -103,6 +103,8 @@ struct ScanKernel {
     has_z: bool,
     format: InputFormat,
     out_f16: bool,
+    /// each step loads the next one's inputs
+    prefetch: bool,
 }
 
 impl KernelSource for ScanKernel {
@@ -114,12 +116,13 @@ impl KernelSource for ScanKernel {
             .register("tile", self.tile.to_string())
             .register("mode", self.mode.to_string())
             .register("has_z", self.has_z.to_string())
+            .register("prefetch", self.prefetch.to_string())
             .register("out_ty", out_lanes(if self.out_f16 { DType::F16 } else { DType::F32 }, 1))
             // (replaces the input format's line: one `enable` for both)
             .register("enable_f16", if self.out_f16 || self.format == InputFormat::F16 { "enable f16;" } else { "" })
     }
     fn id(&self) -> KernelId {
-        kernel_id::<Self>().info((self.workgroup, self.n, self.tile, self.mode, self.has_z, self.format, self.out_f16))
+        kernel_id::<Self>().info((self.workgroup, self.n, self.tile, self.mode, self.has_z, self.format, self.out_f16, self.prefetch))
     }
     fn lang(&self) -> &'static str {
         "wgsl"
@@ -238,7 +241,7 @@ pub fn forward(x: ScanInputs, opts: &ScanOptions) -> ScanOutput {
     let groups = CubeCount::Static((d_inner as u32).div_ceil(plan.workgroup), batch as u32, plan.n_chunks as u32);
     let launch_scan = |mode: u32| {
         let args = arguments(&[&u, &delta, &z, &bc, &chan, &states, &out, &saved], &params);
-        let kernel = ScanKernel { workgroup: plan.workgroup, n: n as u32, tile: plan.tile, mode, has_z, format, out_f16: opts.half.out };
+        let kernel = ScanKernel { workgroup: plan.workgroup, n: n as u32, tile: plan.tile, mode, has_z, format, out_f16: opts.half.out, prefetch: !no_prefetch_knob() };
         client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(plan.workgroup))), groups.clone(), args);
     };
     if plan.n_chunks > 1 {
@@ -280,6 +283,13 @@ fn backward_lanes(n: usize, want: Option<u32>, channels_per_workgroup: u32, max_
         Some(p) => Ok(p),
         None => Ok(if n % 2 == 0 && 2 * channels_per_workgroup <= max_units_per_workgroup { 2 } else { 1 }),
     }
+}
+
+/// `RANKMAMBA_SCAN_NO_PREFETCH=1`: a benchmark knob, each step of the forward loads its own
+/// inputs (as before the prefetch).
+fn no_prefetch_knob() -> bool {
+    static KNOB: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *KNOB.get_or_init(|| std::env::var("RANKMAMBA_SCAN_NO_PREFETCH").as_deref() == Ok("1"))
 }
 
 /// `RANKMAMBA_SCAN_KEEP_A=1`: a benchmark knob, the backward keeps a_t in registers.
@@ -534,5 +544,46 @@ mod tests {
         assert_eq!(workgroup_reduction(16, 256, 8, 32, (32, 64), 49152), 0);
         assert_eq!(workgroup_reduction(16, 32, 8, 32, (32, 32), 49152), 0);
         assert_eq!(workgroup_reduction(16, 256, 8, 32, (32, 32), 8192), 0);
+    }
+
+    /// Every backward variant the host can pick (and the knobs' ones) parses, validates and is
+    /// written to SPIR-V.
+    #[cfg(not(target_family = "wasm"))]
+    #[test]
+    fn every_backward_variant_compiles_to_spirv() {
+        use burn::backend::wgpu::KernelSource;
+        for (n, lanes, t, reduce) in [(16, 2, 8, 8), (16, 4, 16, 0), (16, 1, 1, 0), (4, 2, 16, 16), (5, 1, 3, 0)] {
+            for (keep_a, half, scalar_tile) in [(false, true, false), (false, false, true), (true, false, false)] {
+                let kernel = BackwardKernel {
+                    workgroup: 64 * lanes,
+                    n,
+                    lanes,
+                    t,
+                    tile: backward_tile(t as usize) as u32,
+                    has_z: !keep_a,
+                    reduce_subgroups: reduce,
+                    keep_a,
+                    dv16: half,
+                    dz16: half,
+                    scalar_tile,
+                };
+                crate::ops::kernel::wgsl_to_spirv(&kernel.source().complete(), &format!("{kernel:?}"));
+            }
+        }
+    }
+
+    /// The forward's variants (both modes, with and without the gate and the prefetch) compile.
+    #[cfg(not(target_family = "wasm"))]
+    #[test]
+    fn every_forward_variant_compiles_to_spirv() {
+        use burn::backend::wgpu::KernelSource;
+        for (mode, has_z, prefetch, out_f16) in [(0, true, true, true), (0, false, true, false), (1, false, true, false), (0, true, false, false), (1, true, false, false)] {
+            for format in [InputFormat::F32, InputFormat::F16, InputFormat::PackedF16] {
+                // (f16 outputs come with shader-f16, so never with packed inputs)
+                let out_f16 = out_f16 && format != InputFormat::PackedF16;
+                let kernel = ScanKernel { workgroup: 128, n: 16, tile: 32, mode, has_z, format, out_f16, prefetch };
+                crate::ops::kernel::wgsl_to_spirv(&kernel.source().complete(), &format!("{kernel:?}"));
+            }
+        }
     }
 }
