@@ -39,6 +39,14 @@ pub(crate) fn kernel_id<K: 'static>() -> KernelId {
     KernelId::new::<K>().mode(ExecutionMode::Unchecked)
 }
 
+/// Whether the sequential kernels (the scan's forward and its backward's recompute, the causal
+/// conv's backward) load the next step's inputs a step ahead; `RANKMAMBA_NO_PREFETCH=1`, a
+/// benchmark knob, has each step load its own (as before the prefetch).
+pub(crate) fn prefetch() -> bool {
+    static KNOB: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *KNOB.get_or_init(|| std::env::var("RANKMAMBA_NO_PREFETCH").as_deref() != Ok("1"))
+}
+
 /// Pack u32 parameters two per u64 info word (little-endian), padded to 16 bytes for a
 /// `var<uniform>` struct.
 pub(crate) fn info(words: &[u32]) -> MetadataBindingInfo {

@@ -241,7 +241,7 @@ pub fn forward(x: ScanInputs, opts: &ScanOptions) -> ScanOutput {
     let groups = CubeCount::Static((d_inner as u32).div_ceil(plan.workgroup), batch as u32, plan.n_chunks as u32);
     let launch_scan = |mode: u32| {
         let args = arguments(&[&u, &delta, &z, &bc, &chan, &states, &out, &saved], &params);
-        let kernel = ScanKernel { workgroup: plan.workgroup, n: n as u32, tile: plan.tile, mode, has_z, format, out_f16: opts.half.out, prefetch: !no_prefetch_knob() };
+        let kernel = ScanKernel { workgroup: plan.workgroup, n: n as u32, tile: plan.tile, mode, has_z, format, out_f16: opts.half.out, prefetch: crate::ops::kernel::prefetch() };
         client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(plan.workgroup))), groups.clone(), args);
     };
     if plan.n_chunks > 1 {
@@ -283,13 +283,6 @@ fn backward_lanes(n: usize, want: Option<u32>, channels_per_workgroup: u32, max_
         Some(p) => Ok(p),
         None => Ok(if n % 2 == 0 && 2 * channels_per_workgroup <= max_units_per_workgroup { 2 } else { 1 }),
     }
-}
-
-/// `RANKMAMBA_SCAN_NO_PREFETCH=1`: a benchmark knob, each step of the forward loads its own
-/// inputs (as before the prefetch).
-fn no_prefetch_knob() -> bool {
-    static KNOB: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *KNOB.get_or_init(|| std::env::var("RANKMAMBA_SCAN_NO_PREFETCH").as_deref() == Ok("1"))
 }
 
 /// `RANKMAMBA_SCAN_KEEP_A=1`: a benchmark knob, the backward keeps a_t in registers.
@@ -349,6 +342,8 @@ struct BackwardKernel {
     dz16: bool,
     /// the B | C tile read one float at a time (the measured alternative)
     scalar_tile: bool,
+    /// each step of the recompute loads the next one's inputs
+    prefetch: bool,
 }
 
 /// The planes d(delta) and dz take in the backward's f32 buffer (after du) or in its f16 one.
@@ -381,9 +376,10 @@ impl KernelSource for BackwardKernel {
             .register("dh_ty", out_lanes(dh, 1))
             .register("enable_f16", if dh == DType::F16 { "enable f16;" } else { "" })
             .register("v4", (!self.scalar_tile).to_string())
+            .register("prefetch", self.prefetch.to_string())
     }
     fn id(&self) -> KernelId {
-        let what = (self.reduce_subgroups, self.keep_a, self.dv16, self.dz16, self.scalar_tile);
+        let what = (self.reduce_subgroups, self.keep_a, self.dv16, self.dz16, self.scalar_tile, self.prefetch);
         kernel_id::<Self>().info((self.workgroup, self.n, self.lanes, self.t, self.tile, self.has_z, what))
     }
     fn lang(&self) -> &'static str {
@@ -479,7 +475,7 @@ pub fn backward(x: ScanInputs, saved_states: Option<Tensor<4>>, dout: Tensor<3>,
     if batch * len * d_inner > 0 {
         let args = arguments(&[&u, &delta, &z, &bc, &chan, &states, &dout, &dx, &dbc, &dchan, &dh], &params);
         let keep_a = opts.keep_a.unwrap_or_else(keep_a_knob);
-        let kernel = BackwardKernel { workgroup: threads, n: n as u32, lanes, t: t as u32, tile, has_z, reduce_subgroups, keep_a, dv16, dz16, scalar_tile: scalar_tile_knob() };
+        let kernel = BackwardKernel { workgroup: threads, n: n as u32, lanes, t: t as u32, tile, has_z, reduce_subgroups, keep_a, dv16, dz16, scalar_tile: scalar_tile_knob(), prefetch: crate::ops::kernel::prefetch() };
         let count = CubeCount::Static((d_inner as u32).div_ceil(plan.workgroup), batch as u32, 1);
         client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(threads))), count, args);
     }
@@ -566,6 +562,7 @@ mod tests {
                     dv16: half,
                     dz16: half,
                     scalar_tile,
+                    prefetch: !scalar_tile,
                 };
                 crate::ops::kernel::wgsl_to_spirv(&kernel.source().complete(), &format!("{kernel:?}"));
             }
