@@ -4,11 +4,7 @@
 //   dw[k]  = Σ_{b,t} dpre[t] · x[t − (K − 1) + k]
 //   dbias  = Σ_{b,t} dpre[t]
 // One thread per (column group, chunk of rows) walks its rows last to first, keeping dpre of the
-// K − 1 rows after the current one and x of the K rows that feed the current one; pre is
-// recomputed from x (nothing is saved by the forward). With PREFETCH each row loads the next
-// row's new x and du before its own arithmetic and store, so a row does not wait a memory round
-// trip for its own loads (the store to dx could alias them: the compiler cannot hoist them);
-// false: every row loads its K x values and du itself, the measured alternative.
+// K − 1 rows after the current one; pre is recomputed from x (nothing is saved by the forward).
 // dw and dbias leave as per-chunk partials, summed over the chunks by ops::sum_rows. dx is f32,
 // or f16 where a tensor-core matmul's backward would cast it (`dx_ty`).
 {{enable_f16}}
@@ -31,7 +27,6 @@ struct Info {
 @group(0) @binding(6) var<uniform> info: Info;
 
 const K: u32 = {{k}}u;
-const PREFETCH: bool = {{prefetch}};
 
 var<private> w: array<{{ty}}, K>;
 var<private> b0: {{ty}};
@@ -76,43 +71,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     var dw: array<{{ty}}, K>;
     var db = {{ty}}(0.0);
-    // with PREFETCH: xw[k] = x at row r − (K − 1) + k (0 before the sequence's start) and du of
-    // the row r about to be walked, loaded one row ahead
-    var xw: array<{{ty}}, K>;
-    var du_r = {{ty}}(0.0);
-    if PREFETCH && r1 > r0 {
-        let r = r1 - 1u;
-        for (var k = 0u; k < K; k++) {
-            xw[k] = x_at(r, r % info.len, k, g);
-        }
-        du_r = du[r * info.groups + g];
-    }
     for (var r = r1; r > r0; ) {
         r--;
-        let t = r % info.len;
         for (var j = K - 1u; j > 0u; j--) {
             win[j] = win[j - 1u];
         }
-        var x_new = {{ty}}(0.0);
-        var du_next = {{ty}}(0.0);
-        if PREFETCH {
-            // the next row's (r − 1) inputs: within the sequence its window is this one's moved
-            // by a row, with x at row r − K new; at a sequence's start it is reloaded below
-            if r > r0 {
-                if t >= K {
-                    x_new = x[(r - K) * info.groups + g];
-                }
-                du_next = du[(r - 1u) * info.groups + g];
-            }
-            var pre = b0;
-            for (var k = 0u; k < K; k++) {
-                pre += w[k] * xw[k];
-            }
-            let s = 1.0 / (1.0 + exp(-pre));
-            win[0] = du_r * s * (1.0 + pre * (1.0 - s));
-        } else {
-            win[0] = dpre_at(r, g);
-        }
+        win[0] = dpre_at(r, g);
+        let t = r % info.len;
         var acc = {{ty}}(0.0);
         for (var j = 0u; j < K; j++) {
             // row r + j feeds row r through tap K − 1 − j, when it is in the same sequence
@@ -121,26 +86,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
             }
         }
         dx[r * info.groups + g] = {{dx_ty}}(acc);
-        if PREFETCH {
-            for (var k = 0u; k < K; k++) {
-                dw[k] += win[0] * xw[k];
-            }
-            if t > 0u {
-                for (var k = K - 1u; k > 0u; k--) {
-                    xw[k] = xw[k - 1u];
-                }
-                xw[0] = x_new;
-            } else if r > r0 {
-                // row r − 1 ends the previous sequence
-                for (var k = 0u; k < K; k++) {
-                    xw[k] = x_at(r - 1u, info.len - 1u, k, g);
-                }
-            }
-            du_r = du_next;
-        } else {
-            for (var k = 0u; k < K; k++) {
-                dw[k] += win[0] * x_at(r, t, k, g);
-            }
+        for (var k = 0u; k < K; k++) {
+            dw[k] += win[0] * x_at(r, t, k, g);
         }
         db += win[0];
     }

@@ -29,10 +29,6 @@
 // workgroup memory once, and read as vec4s where an invocation's states are whole vec4s (a
 // quarter of the reads; V4 false: one float at a time, the measured alternative).
 //
-// With PREFETCH each step of the recompute loads the next step's inputs before its own
-// arithmetic, so it does not wait a memory round trip for them (false: its own, the measured
-// alternative).
-//
 // With KEEP_A the recompute also keeps a_t = exp2(Δ_t·A·log2 e) of each step, so the walk does
 // not evaluate it again (half the exponentials, T·NP more registers).
 //
@@ -40,7 +36,7 @@
 // would cast them (DV16, DZ16; DV_AT, DZ_AT: their planes in the buffer they go to).
 //
 // Template constants: WG (invocations per workgroup: channels × P), N (state size), P (lanes per
-// channel, a power of two dividing N), T (chunk length), TILE (a multiple of T), HAS_Z, PREFETCH,
+// channel, a power of two dividing N), T (chunk length), TILE (a multiple of T), HAS_Z,
 // WG_REDUCE, SGS (subgroups per workgroup when reducing over it, else 1), KEEP_A, the lengths
 // of `red` and `ahist`, DV16, DZ16, DV_AT, DZ_AT, `dh_ty` and `v4`.
 {{ enable_f16 }}
@@ -55,7 +51,6 @@ const HAS_Z: bool = {{ has_z }};
 const WG_REDUCE: bool = {{ wg_reduce }};
 const SGS: u32 = {{ sgs }}u;
 const KEEP_A: bool = {{ keep_a }};
-const PREFETCH: bool = {{ prefetch }};
 const DV16: bool = {{ dv16 }};
 const DZ16: bool = {{ dz16 }};
 const DV_AT: u32 = {{ dv_at }}u;
@@ -162,19 +157,6 @@ fn main(
     var dbias_acc = 0.0;
     let plane = p.batch * p.len * E;
     let n_tiles = (p.len + TILE - 1u) / TILE;
-    // with PREFETCH: the inputs of the next step the recompute takes, loaded a step ahead (the
-    // first: the last chunk's first step)
-    var nd = 0.0;
-    var nu = 0.0;
-    var ngo = 0.0;
-    var nz = 0.0;
-    if (PREFETCH) {
-        let i0 = (b * p.len + ((p.len - 1u) / T) * T) * E + ec;
-        nd = delta[i0];
-        nu = u[i0];
-        ngo = dout[i0];
-        if (HAS_Z) { nz = z[i0]; }
-    }
 
     for (var jj = 0u; jj < n_tiles; jj++) {
         let tile0 = (n_tiles - 1u - jj) * TILE;
@@ -203,33 +185,14 @@ fn main(
                 let valid = r < steps;
                 let rc = min(r, steps - 1u);
                 let i = (b * p.len + t0 + rc) * E + ec;
-                var dl = nd;
-                var uu = nu;
-                var go = ngo;
-                var zt = nz;
-                if (PREFETCH) {
-                    // the next step's inputs (the next chunk's first where this is the chunk's
-                    // last step); steps past the end reuse what is loaded (they are no-ops)
-                    if (valid && (r + 1u < steps || t0 >= T)) {
-                        let inext = select((b * p.len + t0 - T) * E + ec, i + E, r + 1u < steps);
-                        nd = delta[inext];
-                        nu = u[inext];
-                        ngo = dout[inext];
-                        if (HAS_Z) { nz = z[inext]; }
-                    }
-                } else {
-                    dl = delta[i];
-                    uu = u[i];
-                    go = dout[i];
-                    if (HAS_Z) { zt = z[i]; }
-                }
-                let v = dl + bias;
+                let v = delta[i] + bias;
                 let dt = select(0.0, select(log(1.0 + exp(v)), v, v > 20.0), valid);
+                let uu = u[i];
                 dts[r] = dt;
                 us[r] = uu;
                 vs[r] = v;
-                gos[r] = go * w;
-                zs[r] = zt;
+                gos[r] = dout[i] * w;
+                if (HAS_Z) { zs[r] = z[i]; }
                 let dtl = dt * LOG2E;
                 let du = dt * uu;
                 let bs = tile_states(row0 + rc, 0u, s0);

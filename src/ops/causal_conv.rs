@@ -77,8 +77,6 @@ struct ConvKernel {
     k: u32,
     /// the backward's dx in f16
     dx_f16: bool,
-    /// the backward loads the next row's inputs a row ahead
-    prefetch: bool,
 }
 
 impl KernelSource for ConvKernel {
@@ -88,12 +86,11 @@ impl KernelSource for ConvKernel {
             .register("width", self.width.to_string())
             .register("ty", f32_lanes(self.width))
             .register("k", self.k.to_string())
-            .register("prefetch", self.prefetch.to_string())
             .register("enable_f16", if self.dx_f16 { "enable f16;" } else { "" })
             .register("dx_ty", out_lanes(if self.dx_f16 { DType::F16 } else { DType::F32 }, self.width))
     }
     fn id(&self) -> KernelId {
-        kernel_id::<Self>().info((self.backward, self.workgroup, self.width, self.k, self.dx_f16, self.prefetch))
+        kernel_id::<Self>().info((self.backward, self.workgroup, self.width, self.k, self.dx_f16))
     }
     fn lang(&self) -> &'static str {
         "wgsl"
@@ -128,7 +125,7 @@ fn forward_wgpu(x: CubeTensor, wt: CubeTensor, bias: CubeTensor, batch: usize, l
     let u = empty_f32(&x, &[batch, len, p.e]);
     if rows > 0 {
         let args = arguments(&[&x, &wt, &bias, &u], &[rows as u32, len as u32, p.groups as u32, p.per as u32]);
-        let kernel = ConvKernel { backward: false, workgroup: p.workgroup, width: p.width as u32, k: p.k as u32, dx_f16: false, prefetch: false };
+        let kernel = ConvKernel { backward: false, workgroup: p.workgroup, width: p.width as u32, k: p.k as u32, dx_f16: false };
         let count = CubeCount::Static((p.groups as u32).div_ceil(p.workgroup), p.chunks as u32, 1);
         x.client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(p.workgroup))), count, args);
     }
@@ -142,7 +139,7 @@ fn backward_wgpu(x: CubeTensor, wt: CubeTensor, bias: CubeTensor, du: CubeTensor
     let dx = empty(&x, &[batch, len, p.e], dx_dtype);
     let part = empty_f32(&x, &[p.chunks, (p.k + 1) * p.e]);
     let args = arguments(&[&x, &wt, &bias, &du, &dx, &part], &[rows as u32, len as u32, p.groups as u32, p.per as u32]);
-    let kernel = ConvKernel { backward: true, workgroup: p.workgroup, width: p.width as u32, k: p.k as u32, dx_f16: dx_dtype == DType::F16, prefetch: crate::ops::kernel::prefetch() };
+    let kernel = ConvKernel { backward: true, workgroup: p.workgroup, width: p.width as u32, k: p.k as u32, dx_f16: dx_dtype == DType::F16 };
     let count = CubeCount::Static((p.groups as u32).div_ceil(p.workgroup), p.chunks as u32, 1);
     x.client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(p.workgroup))), count, args);
     let sums = plain::<2>(sum_rows_wgpu(part, p.chunks, (p.k + 1) * p.e)).reshape([p.k + 1, p.e]);
@@ -210,13 +207,13 @@ mod autodiff {
 
 #[cfg(test)]
 mod tests {
-    /// Both passes' variants (widths, tap counts, f16 dx, the prefetch and without it) compile.
+    /// Both passes' variants (widths, tap counts, f16 dx) compile.
     #[cfg(not(target_family = "wasm"))]
     #[test]
     fn every_conv_variant_compiles_to_spirv() {
         use burn::backend::wgpu::KernelSource;
-        for (backward, width, k, dx_f16, prefetch) in [(false, 4, 4, false, false), (true, 4, 4, true, true), (true, 1, 3, false, true), (true, 4, 4, false, false), (true, 1, 1, false, true)] {
-            let kernel = super::ConvKernel { backward, workgroup: 256, width, k, dx_f16, prefetch };
+        for (backward, width, k, dx_f16) in [(false, 4, 4, false), (true, 4, 4, true), (true, 1, 3, false), (true, 4, 4, false), (true, 1, 1, false)] {
+            let kernel = super::ConvKernel { backward, workgroup: 256, width, k, dx_f16 };
             crate::ops::kernel::wgsl_to_spirv(&kernel.source().complete(), &format!("{kernel:?}"));
         }
     }

@@ -39,9 +39,9 @@ pub(crate) fn kernel_id<K: 'static>() -> KernelId {
     KernelId::new::<K>().mode(ExecutionMode::Unchecked)
 }
 
-/// Whether the sequential kernels (the scan's forward and its backward's recompute, the causal
-/// conv's backward) load the next step's inputs a step ahead; `RANKMAMBA_NO_PREFETCH=1`, a
-/// benchmark knob, has each step load its own (as before the prefetch).
+/// Whether the scan's forward loads the next step's inputs a step ahead; `RANKMAMBA_NO_PREFETCH=1`,
+/// a benchmark knob, has each step load its own (as before the prefetch). The same prefetch in the
+/// backward's recompute and the causal conv's backward lost on the H200 (BENCHMARKS.md §5).
 pub(crate) fn prefetch() -> bool {
     static KNOB: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *KNOB.get_or_init(|| std::env::var("RANKMAMBA_NO_PREFETCH").as_deref() != Ok("1"))

@@ -342,8 +342,6 @@ struct BackwardKernel {
     dz16: bool,
     /// the B | C tile read one float at a time (the measured alternative)
     scalar_tile: bool,
-    /// each step of the recompute loads the next one's inputs
-    prefetch: bool,
 }
 
 /// The planes d(delta) and dz take in the backward's f32 buffer (after du) or in its f16 one.
@@ -376,10 +374,9 @@ impl KernelSource for BackwardKernel {
             .register("dh_ty", out_lanes(dh, 1))
             .register("enable_f16", if dh == DType::F16 { "enable f16;" } else { "" })
             .register("v4", (!self.scalar_tile).to_string())
-            .register("prefetch", self.prefetch.to_string())
     }
     fn id(&self) -> KernelId {
-        let what = (self.reduce_subgroups, self.keep_a, self.dv16, self.dz16, self.scalar_tile, self.prefetch);
+        let what = (self.reduce_subgroups, self.keep_a, self.dv16, self.dz16, self.scalar_tile);
         kernel_id::<Self>().info((self.workgroup, self.n, self.lanes, self.t, self.tile, self.has_z, what))
     }
     fn lang(&self) -> &'static str {
@@ -475,7 +472,7 @@ pub fn backward(x: ScanInputs, saved_states: Option<Tensor<4>>, dout: Tensor<3>,
     if batch * len * d_inner > 0 {
         let args = arguments(&[&u, &delta, &z, &bc, &chan, &states, &dout, &dx, &dbc, &dchan, &dh], &params);
         let keep_a = opts.keep_a.unwrap_or_else(keep_a_knob);
-        let kernel = BackwardKernel { workgroup: threads, n: n as u32, lanes, t: t as u32, tile, has_z, reduce_subgroups, keep_a, dv16, dz16, scalar_tile: scalar_tile_knob(), prefetch: crate::ops::kernel::prefetch() };
+        let kernel = BackwardKernel { workgroup: threads, n: n as u32, lanes, t: t as u32, tile, has_z, reduce_subgroups, keep_a, dv16, dz16, scalar_tile: scalar_tile_knob() };
         let count = CubeCount::Static((d_inner as u32).div_ceil(plan.workgroup), batch as u32, 1);
         client.launch(Box::new(SourceKernel::new(kernel, CubeDim::new_1d(threads))), count, args);
     }
@@ -562,7 +559,6 @@ mod tests {
                     dv16: half,
                     dz16: half,
                     scalar_tile,
-                    prefetch: !scalar_tile,
                 };
                 crate::ops::kernel::wgsl_to_spirv(&kernel.source().complete(), &format!("{kernel:?}"));
             }
