@@ -14,6 +14,9 @@
 #   # (they share most of their code): two tests fit the 64 MiB carry beside `train`.
 #   # PIPELINES=1: the driver's compile statistics (registers, spills) of every kernel of each
 #   # profiled run (`probe_pipeline`), and of the cubecl logs given in PIPELINE_LOGS at prepare.
+#   # HOST_PROFILE=1: `train` built to sample its host threads (src/train/host_profile.rs), for
+#   # RUNS' host variant (e.g. mamba-130m:mixed:host): host-<run>.txt.xz (collapsed stacks) and
+#   # host-<run>-summary.txt (scripts/host_profile_summary.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/device-lib.sh
@@ -24,8 +27,16 @@ case "${1:-}" in
     mkdir -p .device /tmp/rankmamba-bins
     bins=()
     if [ "${TRAIN:-1}" = 1 ]; then
-      cargo build --release --locked --bin train --example probe_matmul --example probe_dispatch --example probe_pipeline
-      cp "$CARGO_TARGET_DIR/release/train" /tmp/rankmamba-bins/ && bins+=(train)
+      if [ "${HOST_PROFILE:-0}" = 1 ]; then
+        # HOST_PROFILE=1: `train` with the host-profile feature and its symbols (profile
+        # `profiling`), for RUNS' host variant; the probes as release builds
+        cargo build --profile profiling --locked --features host-profile --bin train
+        cp "$CARGO_TARGET_DIR/profiling/train" /tmp/rankmamba-bins/ && bins+=(train)
+        [ "${PROBE:-0}${PIPELINES:-0}${DISPATCH:-0}" = 000 ] || cargo build --release --locked --example probe_matmul --example probe_dispatch --example probe_pipeline
+      else
+        cargo build --release --locked --bin train --example probe_matmul --example probe_dispatch --example probe_pipeline
+        cp "$CARGO_TARGET_DIR/release/train" /tmp/rankmamba-bins/ && bins+=(train)
+      fi
       # PROBE=1: the matmul probe too, DISPATCH=1 the launch-cost probe (the carry has room for
       # both only without CHECKS, for the matmul probe beside one test)
       if [ "${PROBE:-0}" = 1 ]; then
@@ -170,10 +181,11 @@ PY
       "$@"; local rc=$?
       kill $p; sort -n /tmp/mem.txt | tail -1 > /tmp/peak.txt; return $rc
     }
-    # RUNS: model:precision[:ref|:prof|:ref+prof|:graph|:graph+prof[:VAR=VALUE,...]] (mixed
+    # RUNS: model:precision[:ref|:prof|:ref+prof|:graph|:graph+prof|:host[:VAR=VALUE,...]] (mixed
     # precision: the linear layers on tensor cores; ref: burn's own ops instead of rankmamba's
     # training kernels, RANKMAMBA_REFERENCE_OPS=1; graph: `train --graph`, the step captured
-    # once and replayed; prof: this run profiled; then environment for this run)
+    # once and replayed; prof: this run profiled; host: its host threads sampled (HOST_PROFILE=1
+    # at prepare); then environment for this run)
     for spec in ${RUNS:-mamba-130m:f32 mamba-130m:mixed bert-base:f32}; do
       # a fourth field: VAR=VALUE[,VAR=VALUE] for this run (e.g. RANKMAMBA_SCAN_CHUNK=8)
       IFS=: read -r model prec variant vars <<< "$spec"
@@ -192,6 +204,8 @@ PY
       rm -rf "/tmp/run-$tag"
       # profiled: cubecl's per-kernel log (every launch with its duration; steps run slower)
       if [ "$prof" = 1 ]; then export CUBECL_DEBUG_OPTION=profile CUBECL_DEBUG_LOG="$out/profile-$tag.log"; fi
+      unset RANKMAMBA_HOST_PROFILE
+      [ "$variant" = host ] && export RANKMAMBA_HOST_PROFILE="$out/host-$tag.txt"
       # the recipe's 1000 warmup steps: the timed steps run at a tiny lr, so a random init does
       # not diverge (it did in f16 at full lr); the time of a step does not depend on the lr
       peak timeout 240 env ${vars//,/ } /tmp/bin/train --model "/tmp/m/$model" --output "/tmp/run-$tag" --device wgpu --precision "$prec" \
@@ -204,6 +218,11 @@ PY
         for k in 2 3; do python3 scripts/profile_summary.py "$out/profile-$tag.log" --step $k --top 40 > "$out/profile-$tag-step$k.txt" 2>&1 || true; done
         xz -T0 "$out/profile-$tag.log"
       fi
+      if [ -f "$out/host-$tag.txt" ]; then
+        python3 scripts/host_profile_summary.py "$out/host-$tag.txt" --top 40 > "$out/host-$tag-summary.txt" 2>&1 || true
+        xz -T0 "$out/host-$tag.txt"
+      fi
+      unset RANKMAMBA_HOST_PROFILE
       echo "peak GPU memory MiB: $(cat /tmp/peak.txt)" | tee -a "$out/train-$tag.txt"
       python3 -c "
 import json,sys

@@ -427,11 +427,32 @@ fn train(a: TrainArgs) -> Result<()> {
         ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  [{elapsed_precise} < {eta_precise}]")
             .expect("valid template"),
     );
+    #[cfg(feature = "host-profile")]
+    let mut host_profile = crate::train::host_profile::HostProfile::from_env()?;
+    #[cfg(not(feature = "host-profile"))]
+    if std::env::var_os("RANKMAMBA_HOST_PROFILE").is_some() {
+        eprintln!("warning: RANKMAMBA_HOST_PROFILE is set, but this `train` was built without the host-profile feature: no profile");
+    }
+    #[cfg(feature = "host-profile")]
+    let mut profile_error = None;
     trainer.run(&data, a.stop_after, &mut |log| {
         bar.set_position(log.step as u64);
         bar.set_message(format!("loss {:.4}  lr {:.2e}  {:.1} seq/s", log.loss, log.lr, log.sequences_per_s));
+        #[cfg(feature = "host-profile")]
+        if let Some(Err(e)) = host_profile.as_mut().map(|p| p.logged(log.step)) {
+            profile_error.get_or_insert(e);
+        }
     })?;
     bar.finish();
+    #[cfg(feature = "host-profile")]
+    if let Some(e) = profile_error {
+        return Err(e);
+    }
+    #[cfg(feature = "host-profile")]
+    if let Some(p) = host_profile {
+        let (path, samples) = p.finish()?;
+        eprintln!("host profile: {samples} samples in {}", path.display());
+    }
     if trainer.step == trainer.total {
         let dir = a.output.join("final");
         crate::train::save_checkpoint(&trainer.ranker, &trainer.base, &dir, a.final_dtype == "f16", &|_| Ok(()))?;

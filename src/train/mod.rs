@@ -13,6 +13,8 @@
 pub mod adamw;
 pub mod data;
 pub mod graph;
+#[cfg(feature = "host-profile")]
+pub mod host_profile;
 
 pub use adamw::FusedAdamW;
 pub use data::{DataSpec, Group, TrainData};
@@ -174,25 +176,48 @@ pub fn lce_loss(scores: Tensor<1>, groups: usize, group_size: usize) -> Tensor<1
 /// The tokenized sequences of one step's groups, one vector per micro-batch of `batch_groups`
 /// groups (replicas take consecutive runs of `grad_accum` micro-batches).
 fn encode_groups(text: &PairEncoding, groups: &[Group], batch_groups: usize, group_size: usize) -> Result<Vec<Vec<Encoded>>> {
-    groups
-        .chunks(batch_groups)
-        .map(|micro| {
-            let mut seqs = Vec::with_capacity(micro.len() * group_size);
-            for grp in micro {
-                if grp.docs.len() != group_size {
-                    return Err(Error::Input(format!("a group has {} documents, expected {group_size}", grp.docs.len())));
-                }
-                for d in &grp.docs {
-                    seqs.push(text.encode_pair(&grp.query, d)?);
-                }
-            }
-            Ok(seqs)
-        })
-        .collect()
+    encode_groups_on(text, groups, batch_groups, group_size, tokenize_workers())
 }
 
-/// One step's groups tokenized on a worker thread, so the host's time per step is the
-/// launches alone (tokenizing 64 MS MARCO-length pairs takes tens of ms).
+fn encode_groups_on(text: &PairEncoding, groups: &[Group], batch_groups: usize, group_size: usize, workers: usize) -> Result<Vec<Vec<Encoded>>> {
+    if let Some(g) = groups.iter().find(|g| g.docs.len() != group_size) {
+        return Err(Error::Input(format!("a group has {} documents, expected {group_size}", g.docs.len())));
+    }
+    let pairs: Vec<(&str, &str)> = groups.iter().flat_map(|g| g.docs.iter().map(move |d| (g.query.as_str(), d.as_str()))).collect();
+    let encode = |chunk: &[(&str, &str)]| chunk.iter().map(|(q, d)| text.encode_pair(q, d)).collect::<Result<Vec<_>>>();
+    let workers = workers.min(pairs.len());
+    let encoded = if workers <= 1 {
+        encode(&pairs)?
+    } else {
+        // contiguous slices, joined in order: the same sequences as one thread's
+        let per = pairs.len().div_ceil(workers);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = pairs.chunks(per).map(|chunk| s.spawn(move || encode(chunk))).collect();
+            let mut all = Vec::with_capacity(pairs.len());
+            for h in handles {
+                all.extend(h.join().map_err(|_| Error::Backend("a tokenizing thread panicked".into()))??);
+            }
+            Ok::<_, Error>(all)
+        })?
+    };
+    let mut seqs = encoded.into_iter();
+    Ok(groups.chunks(batch_groups).map(|micro| seqs.by_ref().take(micro.len() * group_size).collect()).collect())
+}
+
+/// Threads that tokenize a step's pairs: `RANKMAMBA_TOKENIZE_THREADS`, else the cores left beside
+/// the main and device threads, at most 8. (In a host profile on the H200 machine the one
+/// tokenizing thread was the process's busiest, with 64 pairs of 700-word documents a step:
+/// BENCHMARKS.md §5.)
+fn tokenize_workers() -> usize {
+    static WORKERS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *WORKERS.get_or_init(|| match std::env::var("RANKMAMBA_TOKENIZE_THREADS").ok().and_then(|s| s.parse::<usize>().ok()) {
+        Some(n) => n.max(1),
+        None => std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(2).clamp(1, 8)),
+    })
+}
+
+/// One step's groups tokenized on a worker thread (and its helpers), so the host's time per step
+/// is the launches alone.
 struct Tokenizing(std::thread::JoinHandle<Result<Vec<Vec<Encoded>>>>);
 
 impl Tokenizing {
@@ -866,5 +891,28 @@ impl Trainer {
             let _ = std::fs::remove_dir_all(old);
         }
         Ok(dir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Several tokenizing threads give the same micro-batches as one, in order.
+    #[test]
+    fn threads_tokenize_as_one_does() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-hf");
+        let text = Reranker::load(&dir, crate::device::DeviceChoice::Cpu).unwrap().pair_encoding();
+        let groups: Vec<Group> = (0..5)
+            .map(|g| Group { query: format!("query {g}"), docs: (0..3).map(|d| format!("document {d} of group {g}{}", " word".repeat(d * 7 + g))).collect() })
+            .collect();
+        let one = encode_groups_on(&text, &groups, 2, 3, 1).unwrap();
+        assert_eq!(one.iter().map(Vec::len).collect::<Vec<_>>(), [6, 6, 3]);
+        for workers in [2, 4, 16] {
+            assert_eq!(encode_groups_on(&text, &groups, 2, 3, workers).unwrap(), one, "{workers} threads");
+        }
+        let short = vec![Group { query: "q".into(), docs: vec!["d".into()] }];
+        let err = encode_groups_on(&text, &short, 2, 3, 4).unwrap_err().to_string();
+        assert!(err.contains("a group has 1 documents, expected 3"), "{err}");
     }
 }
