@@ -4,8 +4,7 @@
 //! after step `RANKMAMBA_HOST_PROFILE_FROM` (default 4: past the kernels' compilation and
 //! autotuning) to the end of the run. Written as collapsed stacks, `thread;outermost;…;innermost
 //! samples` per line (the input of flamegraph.pl and inferno); `scripts/host_profile_summary.py`
-//! sums them by thread, crate and function. It exists because the GPU machines have no perf, and
-//! a step's host work (burn's autodiff, cubecl, wgpu) is as long as its kernels there.
+//! sums them by thread, crate and function. It exists because the GPU machines have no perf.
 
 use crate::error::{Error, Result};
 use std::fmt::Write as _;
@@ -22,12 +21,8 @@ impl HostProfile {
     /// The profile `RANKMAMBA_HOST_PROFILE` asks for, if it is set.
     pub fn from_env() -> Result<Option<Self>> {
         let Some(path) = std::env::var_os("RANKMAMBA_HOST_PROFILE") else { return Ok(None) };
-        let from_step = match std::env::var("RANKMAMBA_HOST_PROFILE_FROM") {
-            Ok(s) => s
-                .parse()
-                .map_err(|_| Error::Input(format!("RANKMAMBA_HOST_PROFILE_FROM: expected a step number, got {s:?}")))?,
-            Err(_) => 4,
-        };
+        let from = std::env::var("RANKMAMBA_HOST_PROFILE_FROM").ok();
+        let from_step = super::parse_count("RANKMAMBA_HOST_PROFILE_FROM", from.as_deref())?.unwrap_or(4);
         Ok(Some(Self { path: path.into(), from_step, guard: None }))
     }
 

@@ -176,7 +176,7 @@ pub fn lce_loss(scores: Tensor<1>, groups: usize, group_size: usize) -> Tensor<1
 /// The tokenized sequences of one step's groups, one vector per micro-batch of `batch_groups`
 /// groups (replicas take consecutive runs of `grad_accum` micro-batches).
 fn encode_groups(text: &PairEncoding, groups: &[Group], batch_groups: usize, group_size: usize) -> Result<Vec<Vec<Encoded>>> {
-    encode_groups_on(text, groups, batch_groups, group_size, tokenize_workers())
+    encode_groups_on(text, groups, batch_groups, group_size, tokenize_workers()?)
 }
 
 fn encode_groups_on(text: &PairEncoding, groups: &[Group], batch_groups: usize, group_size: usize, workers: usize) -> Result<Vec<Vec<Encoded>>> {
@@ -208,12 +208,27 @@ fn encode_groups_on(text: &PairEncoding, groups: &[Group], batch_groups: usize, 
 /// the main and device threads, at most 8. (In a host profile on the H200 machine the one
 /// tokenizing thread was the process's busiest, with 64 pairs of 700-word documents a step:
 /// BENCHMARKS.md §5.)
-fn tokenize_workers() -> usize {
-    static WORKERS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *WORKERS.get_or_init(|| match std::env::var("RANKMAMBA_TOKENIZE_THREADS").ok().and_then(|s| s.parse::<usize>().ok()) {
-        Some(n) => n.max(1),
-        None => std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(2).clamp(1, 8)),
-    })
+fn tokenize_workers() -> Result<usize> {
+    static WORKERS: std::sync::OnceLock<std::result::Result<usize, String>> = std::sync::OnceLock::new();
+    WORKERS
+        .get_or_init(|| {
+            let default = || std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(2).clamp(1, 8));
+            match parse_count("RANKMAMBA_TOKENIZE_THREADS", std::env::var("RANKMAMBA_TOKENIZE_THREADS").ok().as_deref()) {
+                Ok(Some(0)) => Err("RANKMAMBA_TOKENIZE_THREADS: expected at least 1 thread, got 0".into()),
+                Ok(n) => Ok(n.unwrap_or_else(default)),
+                Err(Error::Input(message)) => Err(message),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+        .clone()
+        .map_err(Error::Input)
+}
+
+/// A count from the environment variable `name` (its value, if set): an error names the variable.
+pub(crate) fn parse_count(name: &str, value: Option<&str>) -> Result<Option<usize>> {
+    value
+        .map(|v| v.trim().parse().map_err(|_| Error::Input(format!("{name}: expected a whole number, got {v:?}"))))
+        .transpose()
 }
 
 /// One step's groups tokenized on a worker thread (and its helpers), so the host's time per step
@@ -914,5 +929,14 @@ mod tests {
         let short = vec![Group { query: "q".into(), docs: vec!["d".into()] }];
         let err = encode_groups_on(&text, &short, 2, 3, 4).unwrap_err().to_string();
         assert!(err.contains("a group has 1 documents, expected 3"), "{err}");
+    }
+
+    /// A count knob's bad value names the variable; an unset one is none.
+    #[test]
+    fn count_knobs_name_the_variable() {
+        assert_eq!(parse_count("RANKMAMBA_TOKENIZE_THREADS", Some("4")).unwrap(), Some(4));
+        assert_eq!(parse_count("RANKMAMBA_TOKENIZE_THREADS", None).unwrap(), None);
+        let err = parse_count("RANKMAMBA_TOKENIZE_THREADS", Some("eight")).unwrap_err().to_string();
+        assert!(err.contains("RANKMAMBA_TOKENIZE_THREADS: expected a whole number, got \"eight\""), "{err}");
     }
 }
