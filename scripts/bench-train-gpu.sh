@@ -14,6 +14,8 @@
 #   # (they share most of their code): two tests fit the 64 MiB carry beside `train`.
 #   # PIPELINES=1: the driver's compile statistics (registers, spills) of every kernel of each
 #   # profiled run (`probe_pipeline`), and of the cubecl logs given in PIPELINE_LOGS at prepare.
+#   # BACKENDS=1: examples/probe_backends.rs too (burn's SPIR-V matmuls, the WGSL
+#   # kernels beside them), run before the matmul probe, with torch at the same shapes.
 #   # HOST_PROFILE=1: `train` built to sample its host threads (src/train/host_profile.rs), for
 #   # RUNS' host variant (e.g. mamba-130m:mixed:host): host-<run>.txt.xz (collapsed stacks) and
 #   # host-<run>-summary.txt (scripts/host_profile_summary.py).
@@ -50,6 +52,12 @@ case "${1:-}" in
       if [ "${DISPATCH:-0}" = 1 ]; then
         cp "$CARGO_TARGET_DIR/release/examples/probe_dispatch" /tmp/rankmamba-bins/ && bins+=(probe_dispatch)
       fi
+    fi
+    # BACKENDS=1: burn's SPIR-V matmuls and the raw-wgpu route for the WGSL kernels
+    # (examples/probe_backends.rs; its own feature, which switches burn's Vulkan devices to SPIR-V)
+    if [ "${BACKENDS:-0}" = 1 ]; then
+      cargo build --release --locked --features backend-probe --example probe_backends
+      cp "$CARGO_TARGET_DIR/release/examples/probe_backends" /tmp/rankmamba-bins/ && bins+=(probe_backends)
     fi
     for t in ${CHECKS:-}; do
       bin=$(cargo test --release --locked --no-run --test "$t" 2>&1 | grep -o "target/release/deps/$t-[0-9a-f]*" | tail -1)
@@ -104,6 +112,28 @@ case "${1:-}" in
     # also with cubecl submitting every 256 launches instead of 32
     if [ -x /tmp/bin/probe_dispatch ]; then
       { /tmp/bin/probe_dispatch; echo "CUBECL_WGPU_MAX_TASKS=256:"; CUBECL_WGPU_MAX_TASKS=256 /tmp/bin/probe_dispatch | tail -1; } 2>&1 | tee "$out/probe_dispatch.txt" || true
+    fi
+    # burn's other tensor-core route (BACKENDS=1 at prepare): its SPIR-V matmuls at the
+    # step's products, beside torch's bf16 at the same shapes; the WGSL kernels beside SPIR-V
+    if [ -x /tmp/bin/probe_backends ]; then
+      /tmp/bin/probe_backends --iters 10 2>&1 | tee "$out/probe_backends.txt" || true
+      python3 - <<'PY' 2>&1 | tee -a "$out/probe_backends.txt" || true
+import torch
+for (name, m, k, n, ta) in (("in_proj half x·wᵀ 32768x768·768x1536", 32768, 768, 1536, False), ("out_proj x·wᵀ 32768x1536·1536x768", 32768, 1536, 768, False),
+                            ("dW dyᵀ·x 1536x32768·32768x768", 1536, 32768, 768, True), ("square 4096", 4096, 4096, 4096, False)):
+    for label, dt in (("bf16", torch.bfloat16), ("fp16", torch.float16)):
+        a = torch.randn(k, m, device="cuda", dtype=dt).t() if ta else torch.randn(m, k, device="cuda", dtype=dt)
+        b = torch.randn(k, n, device="cuda", dtype=dt)
+        for _ in range(3): a @ b
+        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        ts = []
+        for _ in range(10):
+            s.record()
+            for _ in range(10): a @ b
+            e.record(); torch.cuda.synchronize(); ts.append(s.elapsed_time(e) / 1e4)
+        ts.sort(); t = ts[len(ts) // 2]
+        print(f"torch matmul {name} {label}: {t * 1e3:.3f} ms, {2 * m * k * n / t / 1e12:.1f} TFLOP/s")
+PY
     fi
     # MATMUL=0: skip the matmul probe
     if [ -x /tmp/bin/probe_matmul ] && [ "${SHAPES:-0}" = 0 ] && [ "${MATMUL:-1}" = 1 ]; then
