@@ -15,7 +15,8 @@
 #   # PIPELINES=1: the driver's compile statistics (registers, spills) of every kernel of each
 #   # profiled run (`probe_pipeline`), and of the cubecl logs given in PIPELINE_LOGS at prepare.
 #   # BACKENDS=1: examples/probe_backends.rs too (burn's SPIR-V matmuls, the WGSL
-#   # kernels beside them), run before the matmul probe, with torch at the same shapes.
+#   # kernels beside them), run before the matmul probe, with torch at the same shapes; no
+#   # `train` then (the carry's limit): PROBE=1 BACKENDS=1 prepare, then run with SHAPES=1 PROBE_ONLY=1.
 #   # HOST_PROFILE=1: `train` built to sample its host threads (src/train/host_profile.rs), for
 #   # RUNS' host variant (e.g. mamba-130m:mixed:host): host-<run>.txt.xz (collapsed stacks) and
 #   # host-<run>-summary.txt (scripts/host_profile_summary.py).
@@ -37,7 +38,9 @@ case "${1:-}" in
         [ "${PROBE:-0}${PIPELINES:-0}${DISPATCH:-0}" = 000 ] || cargo build --release --locked --example probe_matmul --example probe_dispatch --example probe_pipeline
       else
         cargo build --release --locked --bin train --example probe_matmul --example probe_dispatch --example probe_pipeline
-        cp "$CARGO_TARGET_DIR/release/train" /tmp/rankmamba-bins/ && bins+=(train)
+        # (BACKENDS=1: no `train`, which does not fit the 64 MiB carry beside both matmul probes;
+        # run with PROBE_ONLY=1)
+        [ "${BACKENDS:-0}" = 1 ] || { cp "$CARGO_TARGET_DIR/release/train" /tmp/rankmamba-bins/ && bins+=(train); }
       fi
       # PROBE=1: the matmul probe too, DISPATCH=1 the launch-cost probe (the carry has room for
       # both only without CHECKS, for the matmul probe beside one test)
