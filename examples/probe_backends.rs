@@ -128,6 +128,11 @@ fn cube(t: Tensor<1>) -> CubeTensor {
     t.try_into_primitive::<CubeBackend>().expect("a plain wgpu tensor")
 }
 
+/// A fresh f32 tensor of `len` floats on `like`'s device, its contents unset (a kernel writes it).
+fn empty_f32(like: &CubeTensor, len: usize) -> CubeTensor {
+    CubeTensor::new_contiguous(like.client.clone(), like.device.clone(), Shape::from(vec![len]), like.client.empty(len * 4), DType::F32)
+}
+
 /// The (buffer, offset, size) under a burn tensor, from cubecl's memory manager.
 fn resource(t: &CubeTensor) -> (wgpu::Buffer, u64, u64) {
     let r = t.client.get_resource::<WgpuServer<AutoCompiler>>(t.handle.clone()).expect("the tensor's wgpu resource");
@@ -152,7 +157,6 @@ fn main() {
 
     let n = 1 << 24;
     let x = Tensor::<1>::random([n], Distribution::Uniform(-1.0, 1.0), &device);
-    let groups = (n as u32).div_ceil(256);
     // 3. the same kernel by raw wgpu on the runtime's own device and queue
     let dev = &setup.device;
     let module = dev.create_shader_module(wgpu::ShaderModuleDescriptor { label: Some("scale"), source: wgpu::ShaderSource::Wgsl(SCALE_WGSL.into()) });
@@ -197,7 +201,7 @@ fn main() {
     // x is produced by a burn op just before, so the order against cubecl's queue is tested
     let x2 = x.clone() * 3.0;
     let x2c = cube(x2.clone());
-    let y2c = CubeTensor::new_contiguous(x2c.client.clone(), x2c.device.clone(), Shape::from(vec![n]), x2c.client.empty(n * 4), DType::F32);
+    let y2c = empty_f32(&x2c, n);
     let big = params_for(n);
     raw(&x2c, &y2c, &big);
     let y2 = Tensor::<1>::from_primitive::<CubeBackend>(y2c.clone());
@@ -219,7 +223,7 @@ fn main() {
     };
     let small = Tensor::<1>::random([1024], Distribution::Uniform(-1.0, 1.0), &device);
     let sc = cube(small.clone());
-    let so = CubeTensor::new_contiguous(sc.client.clone(), sc.device.clone(), Shape::from(vec![1024]), sc.client.empty(4096), DType::F32);
+    let so = empty_f32(&sc, 1024);
     let small_params = params_for(1024);
     let t_raw = per(&|| raw(&sc, &so, &small_params));
     let t_burn = per(&|| {
@@ -236,12 +240,13 @@ fn main() {
     // 2. a precompiled WGSL kernel through cubecl on that device (last: the failed launch
     // poisons the memory it touched, which later reads would report)
     let xc = cube(x.clone());
-    let yc = CubeTensor::new_contiguous(xc.client.clone(), xc.device.clone(), Shape::from(vec![n]), xc.client.empty(n * 4), DType::F32);
+    let yc = empty_f32(&xc, n);
     let params = MetadataBindingInfo::custom(vec![n as u64, 0]);
     let launch = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let args = KernelArguments::new().with_buffer(xc.handle.clone().binding()).with_buffer(yc.handle.clone().binding()).with_info(params);
         let kernel = SourceKernel::new(ScaleKernel, CubeDim::new_1d(256));
         // (launch errors surface at the next read of what the kernel writes)
+        let groups = big.1;
         xc.client.launch(Box::new(kernel), CubeCount::Static(groups.min(65535), groups.div_ceil(65535), 1), args);
         let y = Tensor::<1>::from_primitive::<CubeBackend>(yc.clone());
         y.slice([0..4]).try_into_data().map_err(|e| format!("{e:?}"))
